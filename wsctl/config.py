@@ -1,0 +1,346 @@
+"""The service description: wsctl.toml parsed and checked into a ``ServiceSpec``.
+
+Routes and functions are data. Nothing else in wsctl names a route or a function of the
+bundled service: the deployer and the emulator both work from a ``ServiceSpec``. Every problem
+is one ``ConfigError`` line naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from wsctl.errors import ConfigError
+
+CONFIG_FILE = "wsctl.toml"
+CODE_DIR = "lambda_code"
+PREDEFINED_ROUTES = ("$connect", "$disconnect", "$default")
+ROUTE_SELECTION_EXPRESSION = "$request.body.action"
+AUTH_MODES = ("none", "token", "iam")
+RUNTIMES = ("python3.11", "python3.12", "python3.13")
+ARCHITECTURES = ("x86_64", "arm64")
+
+# Resources whose ARN wsctl knows, so a function may be granted actions on them and nothing else.
+TABLE_ACTIONS = frozenset(
+    "dynamodb:" + action
+    for action in (
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "ConditionCheckItem",
+    )
+)
+MANAGE_CONNECTIONS = "execute-api:ManageConnections"
+ALLOWED_PERMISSIONS = TABLE_ACTIONS | {MANAGE_CONNECTIONS}
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+_STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_FUNCTION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+_CUSTOM_ROUTE = re.compile(r"^[\x21-\x7e]{1,128}$")
+# Lambda function and IAM role names are at most 64 characters: "{name}-{stage}-{function}".
+_MAX_RESOURCE_NAME = 64
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: its code entry point, size and what it may touch."""
+
+    name: str
+    handler: str
+    memory: int = 128
+    timeout: int = 29
+    permissions: tuple[str, ...] = ()
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+    @property
+    def table_actions(self) -> tuple[str, ...]:
+        return tuple(sorted(p for p in self.permissions if p in TABLE_ACTIONS))
+
+    @property
+    def manages_connections(self) -> bool:
+        return MANAGE_CONNECTIONS in self.permissions
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What to deploy or emulate: the stack's identity, its functions and its routes."""
+
+    name: str
+    stage: str
+    code_dir: Path
+    functions: Mapping[str, FunctionSpec]
+    routes: Mapping[str, str]
+    region: str | None = None
+    runtime: str = "python3.12"
+    architecture: str = "x86_64"
+    auth: Literal["none", "token", "iam"] = "none"
+    log_retention_days: int = 14
+    source: Path | None = field(default=None, compare=False)
+
+    @property
+    def stack(self) -> str:
+        return f"{self.name}-{self.stage}"
+
+    @property
+    def requirements_file(self) -> Path:
+        return self.code_dir / "requirements.txt"
+
+    def function_for_route(self, route_key: str) -> FunctionSpec:
+        return self.functions[self.routes[route_key]]
+
+    def with_overrides(self, **overrides: Any) -> ServiceSpec:
+        """This spec with the given fields replaced, skipping ``None`` (an unset flag)."""
+        changes = {key: value for key, value in overrides.items() if value is not None}
+        if not changes:
+            return self
+        spec = replace(self, **changes)
+        _check_identity(spec.name, spec.stage, spec.functions, spec.source)
+        if spec.auth not in AUTH_MODES:
+            raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {spec.auth!r}")
+        return spec
+
+
+def bundled_service_dir() -> Path:
+    """Where the bundled service lives: inside the wheel, or at the top of a source checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "bundled"
+    if (installed / CONFIG_FILE).is_file():
+        return installed
+    return package.parent
+
+
+def load_spec(config: Path | None = None, cwd: Path | None = None) -> ServiceSpec:
+    """The service to work on: ``config``, else ./wsctl.toml, else the bundled service."""
+    if config is not None:
+        if not config.is_file():
+            raise ConfigError(f"{config}: no such file (given with --config)")
+        return parse_spec_file(config)
+    local = (cwd or Path.cwd()) / CONFIG_FILE
+    if local.is_file():
+        return parse_spec_file(local)
+    return parse_spec_file(bundled_service_dir() / CONFIG_FILE)
+
+
+def parse_spec_file(path: Path) -> ServiceSpec:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from None
+    return parse_spec(data, path)
+
+
+def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
+    """Check a parsed wsctl.toml; the code lives in ``lambda_code/`` beside it."""
+    where = str(source)
+    _only_keys(data, {"stack", "functions", "routes"}, where)
+    stack = _table(data, "stack", where)
+    _only_keys(
+        stack,
+        {"name", "stage", "region", "runtime", "architecture", "auth", "log_retention_days"},
+        f"{where} [stack]",
+    )
+    name = _string(stack, "name", "stack", where, default="wsctl")
+    stage = _string(stack, "stage", "stack", where, default="dev")
+    region = _string(stack, "region", "stack", where, default=None)
+    runtime = _choice(stack, "runtime", RUNTIMES, where, default="python3.12")
+    architecture = _choice(stack, "architecture", ARCHITECTURES, where, default="x86_64")
+    auth = _choice(stack, "auth", AUTH_MODES, where, default="none")
+    retention = _integer(stack, "log_retention_days", "stack", where, 1, 3653, default=14)
+
+    code_dir = source.parent / CODE_DIR
+    functions = {
+        fname: _function(fname, body, code_dir, where)
+        for fname, body in _table(data, "functions", where).items()
+    }
+    if not functions:
+        raise ConfigError(f"{where}: [functions] is empty; define at least one function")
+
+    routes = _routes(_table(data, "routes", where), functions, where)
+    _check_identity(name, stage, functions, source)
+    return ServiceSpec(
+        name=name,
+        stage=stage,
+        code_dir=code_dir,
+        functions=functions,
+        routes=routes,
+        region=region,
+        runtime=runtime,
+        architecture=architecture,
+        auth=auth,
+        log_retention_days=retention,
+        source=source,
+    )
+
+
+def _function(fname: str, body: Any, code_dir: Path, where: str) -> FunctionSpec:
+    section = f"[functions.{fname}]"
+    if not _FUNCTION.match(fname):
+        raise ConfigError(
+            f"{where} {section}: a function name uses letters, digits, '-' and '_', "
+            "starting with a letter"
+        )
+    if not isinstance(body, dict):
+        raise ConfigError(f"{where} {section}: must be a table")
+    _only_keys(body, {"handler", "memory", "timeout", "permissions"}, f"{where} {section}")
+    handler = body.get("handler")
+    if not isinstance(handler, str) or not _HANDLER.match(handler):
+        raise ConfigError(
+            f"{where} {section} handler: must be 'module.function' (e.g. 'handler.{fname}')"
+        )
+    memory = _integer(body, "memory", f"functions.{fname}", where, 128, 10240, default=128)
+    timeout = _integer(body, "timeout", f"functions.{fname}", where, 1, 900, default=29)
+    permissions = body.get("permissions", [])
+    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+        raise ConfigError(f"{where} {section} permissions: must be a list of strings")
+    for permission in permissions:
+        if permission not in ALLOWED_PERMISSIONS:
+            raise ConfigError(
+                f"{where} {section} permissions: {permission!r} is not allowed; use "
+                f"{MANAGE_CONNECTIONS} or dynamodb:<action> on the connections table "
+                f"({', '.join(sorted(a.split(':')[1] for a in TABLE_ACTIONS))})"
+            )
+    spec = FunctionSpec(
+        name=fname,
+        handler=handler,
+        memory=memory,
+        timeout=timeout,
+        permissions=tuple(sorted(set(permissions))),
+    )
+    _check_handler_defined(spec, code_dir, f"{where} {section} handler")
+    return spec
+
+
+def _check_handler_defined(function: FunctionSpec, code_dir: Path, where: str) -> None:
+    """The handler's module exists under lambda_code/ and defines the function at top level."""
+    module_file = code_dir.joinpath(*function.module.split(".")).with_suffix(".py")
+    if not module_file.is_file():
+        raise ConfigError(
+            f"{where}: {function.handler!r} cannot be imported: "
+            f"no {module_file.relative_to(code_dir.parent)}"
+        )
+    try:
+        tree = ast.parse(module_file.read_text(encoding="utf-8"), filename=str(module_file))
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"{where}: {function.handler!r} cannot be imported: "
+            f"syntax error in {module_file.name} line {exc.lineno}"
+        ) from None
+    defined = {
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    } | {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    if function.attribute not in defined:
+        raise ConfigError(
+            f"{where}: {function.handler!r} cannot be imported: "
+            f"{module_file.name} defines no {function.attribute}()"
+        )
+
+
+def _routes(table: Mapping[str, Any], functions: Mapping[str, FunctionSpec], where: str) -> dict:
+    routes: dict[str, str] = {}
+    for key, fname in table.items():
+        if key.startswith("$") and key not in PREDEFINED_ROUTES:
+            raise ConfigError(
+                f"{where} [routes] {key!r}: API Gateway reserves '$' for "
+                f"{', '.join(PREDEFINED_ROUTES)}"
+            )
+        if not key.startswith("$") and not _CUSTOM_ROUTE.match(key):
+            raise ConfigError(
+                f"{where} [routes] {key!r}: a route key is 1 to 128 printable ASCII "
+                "characters without spaces"
+            )
+        if not isinstance(fname, str) or fname not in functions:
+            raise ConfigError(
+                f"{where} [routes] {key!r}: names function {fname!r}, which is not defined; "
+                f"defined: {', '.join(sorted(functions))}"
+            )
+        routes[key] = fname
+    if not routes:
+        raise ConfigError(f"{where}: [routes] is empty; map at least '$default' to a function")
+    return routes
+
+
+def _check_identity(
+    name: str, stage: str, functions: Mapping[str, FunctionSpec], source: Path | None
+) -> None:
+    where = f"{source} [stack]" if source else "[stack]"
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"{where} name {name!r}: use letters, digits and '-', starting with a letter"
+        )
+    if not _STAGE.match(stage):
+        raise ConfigError(
+            f"{where} stage {stage!r}: use letters, digits, '-' and '_' (at most 128)"
+        )
+    longest = max(functions, key=len)
+    resource = f"{name}-{stage}-{longest}"
+    if len(resource) > _MAX_RESOURCE_NAME:
+        raise ConfigError(
+            f"{where}: resource name {resource!r} is {len(resource)} characters; "
+            f"AWS allows {_MAX_RESOURCE_NAME}: shorten the name, stage or function name"
+        )
+
+
+def _only_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} [{key}]: must be a table")
+    return value
+
+
+def _string(table: Mapping, key: str, section: str, where: str, default: Any) -> Any:
+    value = table.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where} [{section}] {key}: must be a string")
+    return value
+
+
+def _choice(table: Mapping, key: str, choices: tuple[str, ...], where: str, default: str) -> Any:
+    value = table.get(key, default)
+    if value not in choices:
+        raise ConfigError(
+            f"{where} [stack] {key}: {value!r} is not allowed; use one of {', '.join(choices)}"
+        )
+    return value
+
+
+def _integer(
+    table: Mapping, key: str, section: str, where: str, low: int, high: int, default: int
+) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where} [{section}] {key}: must be a whole number from {low} to {high}")
+    return value
