@@ -1,0 +1,48 @@
+"""How a stack's resources are named and configured: one place, shared by `up`, `down`,
+`status` and the local emulator, so they can never disagree. Pure functions of the spec."""
+
+from __future__ import annotations
+
+from wsctl.config import FunctionSpec, ServiceSpec
+
+STACK_TAG = "wsctl:stack"
+TABLE_ENV = "WSCTL_TABLE"
+STACK_ENV = "WSCTL_STACK"
+TOKEN_DIGEST_ENV = "WSCTL_TOKEN_SHA256"
+
+
+def table_name(spec: ServiceSpec) -> str:
+    return f"{spec.stack}-connections"
+
+
+def api_name(spec: ServiceSpec) -> str:
+    return spec.stack
+
+
+def function_name(spec: ServiceSpec, function: str) -> str:
+    return f"{spec.stack}-{function}"
+
+
+def role_name(spec: ServiceSpec, function: str) -> str:
+    return f"{spec.stack}-{function}"
+
+
+def log_group_name(spec: ServiceSpec, function: str) -> str:
+    return f"/aws/lambda/{function_name(spec, function)}"
+
+
+def stack_tags(spec: ServiceSpec) -> dict[str, str]:
+    return {STACK_TAG: spec.stack}
+
+
+def function_environment(
+    spec: ServiceSpec, function: FunctionSpec, token_digest: str | None = None
+) -> dict[str, str]:
+    """The environment variables a function runs with, on Lambda and in the emulator alike.
+
+    Only the function behind ``$connect`` gets the token's digest (never the token itself).
+    """
+    env = {TABLE_ENV: table_name(spec), STACK_ENV: spec.stack}
+    if token_digest and spec.routes.get("$connect") == function.name:
+        env[TOKEN_DIGEST_ENV] = token_digest
+    return env
