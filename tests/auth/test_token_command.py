@@ -1,0 +1,52 @@
+"""`wsctl token`: shows the stored connect token only when asked, and nothing else."""
+
+from __future__ import annotations
+
+from wsctl import state
+from wsctl.auth import ensure_token
+from wsctl.commands.auth import url_with_token
+
+
+def test_token_is_printed_alone_on_stdout(cli):
+    """The stored token is the only thing on stdout, so `$(wsctl token)` works."""
+    token = ensure_token("wsctl-dev")
+    result = cli("token")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, token + "\n", "")
+
+
+def test_stage_selects_the_stack(cli):
+    """--stage picks that stack's token, not the default stage's."""
+    ensure_token("wsctl-dev")
+    prod = ensure_token("wsctl-prod")
+    assert cli("token", "--stage", "prod").stdout == prod + "\n"
+
+
+def test_no_token_is_a_clear_error(cli):
+    """A stack without a token says how to create one, exit 1, nothing on stdout."""
+    result = cli("token")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "wsctl up --auth token" in result.stderr
+
+
+def test_url_appends_the_token_to_the_deployed_endpoint(cli):
+    """--url prints the deployed endpoint with ?token= for browsers."""
+    token = ensure_token("wsctl-dev")
+    state.save_deployed("wsctl-dev", {"url": "wss://abc.execute-api.eu-west-1.amazonaws.com/dev"})
+    result = cli("token", "--url")
+    assert result.exit_code == 0
+    assert result.stdout == f"wss://abc.execute-api.eu-west-1.amazonaws.com/dev?token={token}\n"
+
+
+def test_url_without_an_endpoint_fails_without_the_token(cli):
+    """--url with no known endpoint fails, and the error does not carry the token."""
+    token = ensure_token("wsctl-dev")
+    result = cli("token", "--url")
+    assert result.exit_code == 1
+    assert "no endpoint known" in result.stderr
+    assert token not in result.stdout + result.stderr
+
+
+def test_url_with_token_keeps_an_existing_query_and_encodes_the_token():
+    """An existing query is kept and the token is URL-encoded."""
+    assert url_with_token("ws://h/dev?a=1", "x y&z") == "ws://h/dev?a=1&token=x+y%26z"
