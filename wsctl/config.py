@@ -48,8 +48,11 @@ _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _FUNCTION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _CUSTOM_ROUTE = re.compile(r"^[\x21-\x7e]{1,128}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# API Gateway's default quota of routes per WebSocket API.
+MAX_ROUTES = 300
 # Lambda function and IAM role names are at most 64 characters: "{name}-{stage}-{function}".
-_MAX_RESOURCE_NAME = 64
+MAX_RESOURCE_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class ServiceSpec:
             return self
         spec = replace(self, **changes)
         _check_identity(spec.name, spec.stage, spec.functions, spec.source)
+        _check_region(spec.region, "--region")
         if spec.auth not in AUTH_MODES:
             raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {spec.auth!r}")
         return spec
@@ -162,12 +166,14 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
     name = _string(stack, "name", "stack", where, default="wsctl")
     stage = _string(stack, "stage", "stack", where, default="dev")
     region = _string(stack, "region", "stack", where, default=None)
+    _check_region(region, f"{where} [stack]")
     runtime = _choice(stack, "runtime", RUNTIMES, where, default="python3.12")
     architecture = _choice(stack, "architecture", ARCHITECTURES, where, default="x86_64")
     auth = _choice(stack, "auth", AUTH_MODES, where, default="none")
     retention = _integer(stack, "log_retention_days", "stack", where, 1, 3653, default=14)
 
-    code_dir = source.parent / CODE_DIR
+    # Absolute, so the spec still points at the code if the process changes directory.
+    code_dir = source.resolve().parent / CODE_DIR
     functions = {
         fname: _function(fname, body, code_dir, where)
         for fname, body in _table(data, "functions", where).items()
@@ -231,40 +237,70 @@ def _function(fname: str, body: Any, code_dir: Path, where: str) -> FunctionSpec
 
 
 def _check_handler_defined(function: FunctionSpec, code_dir: Path, where: str) -> None:
-    """The handler's module exists under lambda_code/ and defines the function at top level."""
-    module_file = code_dir.joinpath(*function.module.split(".")).with_suffix(".py")
-    if not module_file.is_file():
+    """The handler's module exists under lambda_code/ and binds the function at top level.
+
+    Checked by reading the source, never by importing it: importing user code runs it.
+    """
+    module_path = code_dir.joinpath(*function.module.split("."))
+    candidates = (module_path.with_suffix(".py"), module_path / "__init__.py")
+    module_file = next((c for c in candidates if c.is_file()), None)
+    if module_file is None:
         raise ConfigError(
             f"{where}: {function.handler!r} cannot be imported: "
-            f"no {module_file.relative_to(code_dir.parent)}"
+            f"no {candidates[0].relative_to(code_dir.parent)}"
         )
     try:
         tree = ast.parse(module_file.read_text(encoding="utf-8"), filename=str(module_file))
-    except SyntaxError as exc:
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{where}: {function.handler!r} cannot be imported: {module_file.name} is not UTF-8"
+        ) from None
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in the source
+        line = f" line {exc.lineno}" if isinstance(exc, SyntaxError) else ""
         raise ConfigError(
             f"{where}: {function.handler!r} cannot be imported: "
-            f"syntax error in {module_file.name} line {exc.lineno}"
+            f"syntax error in {module_file.name}{line}"
         ) from None
-    defined = {
-        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    } | {
-        target.id
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-    if function.attribute not in defined:
+    names, star_import = _top_level_names(tree.body)
+    if function.attribute not in names and not star_import:
         raise ConfigError(
             f"{where}: {function.handler!r} cannot be imported: "
             f"{module_file.name} defines no {function.attribute}()"
         )
 
 
+def _top_level_names(body: list[ast.stmt]) -> tuple[set[str], bool]:
+    """Names a module binds when imported, and whether a ``*`` import may bind more."""
+    names: set[str] = set()
+    star = False
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                if alias.name == "*":
+                    star = True
+                else:
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.If | ast.Try | ast.With | ast.For | ast.While):
+            blocks = [node.body, getattr(node, "orelse", []), getattr(node, "finalbody", [])]
+            blocks += [handler.body for handler in getattr(node, "handlers", [])]
+            for block in blocks:
+                inner, inner_star = _top_level_names(block)
+                names |= inner
+                star = star or inner_star
+    return names, star
+
+
 def _routes(table: Mapping[str, Any], functions: Mapping[str, FunctionSpec], where: str) -> dict:
     routes: dict[str, str] = {}
     for key, fname in table.items():
         if key.startswith("$") and key not in PREDEFINED_ROUTES:
+            # API Gateway answers BadRequestException "The provided route key is not
+            # formatted properly" for any other '$' key.
             raise ConfigError(
                 f"{where} [routes] {key!r}: API Gateway reserves '$' for "
                 f"{', '.join(PREDEFINED_ROUTES)}"
@@ -274,7 +310,17 @@ def _routes(table: Mapping[str, Any], functions: Mapping[str, FunctionSpec], whe
                 f"{where} [routes] {key!r}: a route key is 1 to 128 printable ASCII "
                 "characters without spaces"
             )
-        if not isinstance(fname, str) or fname not in functions:
+        if isinstance(fname, dict):
+            raise ConfigError(
+                f"{where} [routes] {key!r}: must be a function name; quote a key that "
+                f'contains dots (e.g. "{key}.{next(iter(fname), "x")}" = "default")'
+            )
+        if not isinstance(fname, str):
+            raise ConfigError(
+                f"{where} [routes] {key!r}: must be a function name (a string), one of "
+                f"{', '.join(sorted(functions))}"
+            )
+        if fname not in functions:
             raise ConfigError(
                 f"{where} [routes] {key!r}: names function {fname!r}, which is not defined; "
                 f"defined: {', '.join(sorted(functions))}"
@@ -282,7 +328,19 @@ def _routes(table: Mapping[str, Any], functions: Mapping[str, FunctionSpec], whe
         routes[key] = fname
     if not routes:
         raise ConfigError(f"{where}: [routes] is empty; map at least '$default' to a function")
+    if len(routes) > MAX_ROUTES:
+        raise ConfigError(
+            f"{where}: [routes] has {len(routes)} routes; API Gateway allows {MAX_ROUTES} "
+            "per API by default (a quota you can ask AWS to raise)"
+        )
     return routes
+
+
+def _check_region(region: str | None, where: str) -> None:
+    if region is not None and not _REGION.match(region):
+        raise ConfigError(
+            f"{where} region {region!r}: not an AWS region name; use one like 'eu-west-1'"
+        )
 
 
 def _check_identity(
@@ -299,10 +357,10 @@ def _check_identity(
         )
     longest = max(functions, key=len)
     resource = f"{name}-{stage}-{longest}"
-    if len(resource) > _MAX_RESOURCE_NAME:
+    if len(resource) > MAX_RESOURCE_NAME:
         raise ConfigError(
             f"{where}: resource name {resource!r} is {len(resource)} characters; "
-            f"AWS allows {_MAX_RESOURCE_NAME}: shorten the name, stage or function name"
+            f"AWS allows {MAX_RESOURCE_NAME}: shorten the name, stage or function name"
         )
 
 
