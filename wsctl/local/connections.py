@@ -1,0 +1,167 @@
+"""The @connections backend: live connections by id, and post/get/delete on them.
+
+One backend answers both the HTTP management endpoint and the in-process botocore hook, so
+both give the same answers, with errors carrying their HTTP status and AWS error code (the
+shape of moto's ``apigatewaymanagementapi`` models and exceptions).
+
+Calls may come from the event loop (HTTP) or from handler threads (boto3): delivery is
+always done on the loop, which owns the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.protocol import State
+
+from wsctl.local.events import Peer
+
+GOING_AWAY = (1001, "Going away")
+DELETED = (1000, "Connection Closed Normally")
+
+
+class ManagementError(Exception):
+    """An @connections error as AWS reports it: HTTP status, error code, message."""
+
+    status = 400
+    code = "BadRequestException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class GoneError(ManagementError):
+    status = 410
+    code = "GoneException"
+
+
+class PayloadTooLargeError(ManagementError):
+    status = 413
+    code = "PayloadTooLargeException"
+
+
+class ForbiddenError(ManagementError):
+    status = 403
+    code = "ForbiddenException"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso8601(epoch_ms: int) -> str:
+    stamp = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+@dataclass(eq=False)
+class LiveConnection:
+    """A connection whose $connect succeeded: the socket, who it is, and how it ended."""
+
+    peer: Peer
+    websocket: ServerConnection
+    opened: float = field(default_factory=time.monotonic)
+    last_active: float = field(default_factory=time.monotonic)
+    last_active_ms: int = field(default_factory=now_ms)
+    # Why the gateway itself closed it (timeouts, DELETE, shutdown); None if the client did.
+    closed_by_gateway: tuple[int, str] | None = None
+
+    @property
+    def connection_id(self) -> str:
+        return self.peer.connection_id
+
+    def touch(self) -> None:
+        self.last_active = time.monotonic()
+        self.last_active_ms = now_ms()
+
+    def describe(self) -> dict[str, Any]:
+        """GetConnection's answer, as the HTTP API spells it."""
+        identity = {"sourceIp": self.peer.source_ip}
+        if self.peer.user_agent is not None:
+            identity["userAgent"] = self.peer.user_agent
+        return {
+            "connectedAt": iso8601(self.peer.connected_at),
+            "identity": identity,
+            "lastActiveAt": iso8601(self.last_active_ms),
+        }
+
+
+class ConnectionsBackend:
+    """Live connections of one gateway; thread-safe post/get/delete."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_payload: int) -> None:
+        """Create it on the loop's thread: that is where sockets may be touched directly."""
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._max_payload = max_payload
+        self._live: dict[str, LiveConnection] = {}
+
+    # Registration happens on the loop, after $connect succeeded and the handshake completed.
+    def add(self, connection: LiveConnection) -> None:
+        self._live[connection.connection_id] = connection
+
+    def remove(self, connection: LiveConnection) -> None:
+        if self._live.get(connection.connection_id) is connection:
+            del self._live[connection.connection_id]
+
+    def live(self) -> list[LiveConnection]:
+        return list(self._live.values())
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def _find(self, connection_id: str) -> LiveConnection:
+        connection = self._live.get(connection_id)
+        if connection is None or connection.websocket.protocol.state is not State.OPEN:
+            raise GoneError(f"Connection {connection_id} is gone (or not connected yet).")
+        return connection
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        """PostToConnection: queue ``data`` for the client (text frame if it is UTF-8)."""
+        if len(data) > self._max_payload:
+            raise PayloadTooLargeError(
+                f"Payload of {len(data)} bytes exceeds the {self._max_payload}-byte limit."
+            )
+        connection = self._find(connection_id)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if self._on_loop():
+            self._deliver(connection, data, text is not None)
+        else:
+            self._loop.call_soon_threadsafe(self._deliver, connection, data, text is not None)
+
+    def get(self, connection_id: str) -> dict[str, Any]:
+        """GetConnection: when it connected, when it was last active, and who it is."""
+        return self._find(connection_id).describe()
+
+    def delete(self, connection_id: str) -> None:
+        """DeleteConnection: close it from the server side ($disconnect follows)."""
+        connection = self._find(connection_id)
+        if self._on_loop():
+            self.close(connection, DELETED)
+        else:
+            self._loop.call_soon_threadsafe(self.close, connection, DELETED)
+
+    def close(self, connection: LiveConnection, why: tuple[int, str]) -> None:
+        """Close from the gateway's side; the client receives ``why`` as its close frame."""
+        if connection.closed_by_gateway is None:
+            connection.closed_by_gateway = why
+        self._loop.create_task(connection.websocket.close(*why))
+
+    def _on_loop(self) -> bool:
+        return self._loop_thread == threading.get_ident()
+
+    @staticmethod
+    def _deliver(connection: LiveConnection, data: bytes, text: bool) -> None:
+        connection.touch()
+        # broadcast() writes the frame without awaiting the socket: no task per message.
+        broadcast([connection.websocket], data, text=text)

@@ -1,0 +1,46 @@
+"""The embedded DynamoDB: moto in this process, with the table the deployer would create."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from wsctl import naming
+from wsctl.config import ServiceSpec
+
+
+def start_embedded_aws() -> Any:
+    """Start moto's in-process mock (no HTTP hop) and return it, for ``.stop()``."""
+    from moto import mock_aws
+
+    mock = mock_aws()
+    mock.start()
+    return mock
+
+
+def create_table(spec: ServiceSpec, region: str) -> str:
+    """The connections table: key ``connectionId``, on-demand, TTL on ``ttl``."""
+    client = boto3.client("dynamodb", region_name=region)
+    name = naming.table_name(spec)
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=[{"Key": key, "Value": value} for key, value in naming.stack_tags(spec).items()],
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )
+    return name
+
+
+def count_items(spec: ServiceSpec, region: str) -> int:
+    """How many records the table holds (a full scan: for tests and the demo)."""
+    client = boto3.client("dynamodb", region_name=region)
+    paginator = client.get_paginator("scan")
+    return sum(
+        page["Count"]
+        for page in paginator.paginate(TableName=naming.table_name(spec), Select="COUNT")
+    )

@@ -1,0 +1,262 @@
+"""The WebSocket data plane: websockets' server with API Gateway's semantics on top.
+
+- ``$connect`` runs during the opening handshake (``process_request``): a non-2xx answer
+  refuses it with that status, a raising handler with 500. The connection id exists (and
+  can be posted to) only once the handshake has completed.
+- Each message is routed (``$request.body.action``) and its function invoked; messages of a
+  connection run concurrently, as on AWS, up to a bound that throttles a flooding client
+  without holding up anyone else.
+- Frame and message limits are websockets' own ``max_size`` (close 1009); a sweeper closes
+  idle and too-old connections with 1001.
+- ``$disconnect`` runs when a connection ends, with the close code and reason that ended it.
+- The same port answers the @connections HTTP API (see ``management``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import time
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from wsctl.config import ServiceSpec
+from wsctl.local import events, hooks
+from wsctl.local.connections import (
+    GOING_AWAY,
+    ConnectionsBackend,
+    LiveConnection,
+    now_ms,
+)
+from wsctl.local.events import Endpoint, Peer
+from wsctl.local.management import FirstRequest, Verdict
+from wsctl.local.quotas import Quotas
+from wsctl.local.runtime import FunctionFailed, FunctionHost
+
+API_ID = "wsctllocal"  # 10 characters, like API Gateway's api ids
+# Messages of one connection handled at once; a client sending faster waits (TCP backpressure).
+MESSAGES_IN_FLIGHT = 16
+ABNORMAL = (1006, "Connection closed abnormally")
+
+
+class GatewayConnection(ServerConnection):
+    """A TCP connection on the gateway's port: @connections HTTP request or WebSocket."""
+
+    gateway: Gateway  # set on the per-gateway subclass
+    peer: Peer | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        gateway = self.gateway
+        self._first: FirstRequest | None = FirstRequest(
+            gateway.spec.stage, gateway.backend, gateway.quotas.message_bytes
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if self._first is None:
+            super().data_received(data)
+            return
+        sniffed = self._first.feed(data)
+        if sniffed.verdict is Verdict.WAIT:
+            return
+        self._first = None
+        if sniffed.verdict is Verdict.WEBSOCKET:
+            super().data_received(sniffed.data)
+            return
+        # Answered over HTTP: closing the transport ends websockets' handshake wait quietly
+        # (no request was seen, so it aborts without logging).
+        if sniffed.data:
+            self.transport.write(sniffed.data)
+        self.transport.close()
+
+
+class Gateway:
+    """One running emulated WebSocket API: server, connections, functions."""
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        functions: FunctionHost,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        quotas: Quotas | None = None,
+    ) -> None:
+        self.spec = spec
+        self.functions = functions
+        self.host = host
+        self.requested_port = port
+        self.quotas = quotas or Quotas()
+        self.port = 0
+        self.endpoint = Endpoint(API_ID, spec.stage, "")
+        self.backend: ConnectionsBackend
+        self._server: Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.backend = ConnectionsBackend(loop, self.quotas.message_bytes)
+        connection_class = type("BoundGatewayConnection", (GatewayConnection,), {"gateway": self})
+        self._server = await serve(
+            self._serve,
+            self.host,
+            self.requested_port,
+            process_request=self._connect,
+            create_connection=connection_class,
+            compression=None,  # API Gateway negotiates no extension
+            ping_interval=None,  # API Gateway answers pings but sends none
+            max_size=self.quotas.websocket_max_size,
+            server_header=None,
+            close_timeout=5,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.endpoint = Endpoint(API_ID, self.spec.stage, f"{self.host}:{self.port}")
+        hooks.register(self.endpoint.domain_name, self.spec.stage, self.backend)
+        self._sweeper = asyncio.create_task(self._sweep())
+
+    async def stop(self) -> int:
+        """Close every connection with 1001, run their $disconnect, stop; returns how many."""
+        if self._server is None:
+            return 0
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        live = self.backend.live()
+        for connection in live:
+            self.backend.close(connection, GOING_AWAY)
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        hooks.unregister(self.endpoint.domain_name, self.spec.stage)
+        self._server = None
+        return len(live)
+
+    # $connect ------------------------------------------------------------------------------
+    async def _connect(self, websocket: ServerConnection, request: Request) -> Response | None:
+        assert isinstance(websocket, GatewayConnection)
+        path, _, query = request.path.partition("?")
+        if path.rstrip("/") != f"/{self.spec.stage}":
+            return websocket.respond(http.HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
+        remote = websocket.remote_address
+        peer = Peer(
+            connection_id=events.new_id(),
+            connected_at=now_ms(),
+            source_ip=remote[0] if remote else "127.0.0.1",
+            user_agent=request.headers.get("User-Agent"),
+        )
+        websocket.peer = peer
+        function_name = self.spec.routes.get(events.CONNECT)
+        if function_name is None:
+            return None
+        request_id = events.new_id()
+        headers = [
+            *request.headers.raw_items(),
+            ("X-Forwarded-For", peer.source_ip),
+            ("X-Forwarded-Port", str(self.port)),
+            ("X-Forwarded-Proto", "http"),
+        ]
+        event = events.connect_event(
+            self.endpoint, peer, headers, query, request_id=request_id, now_ms=peer.connected_at
+        )
+        try:
+            result = await self.functions.invoke(
+                self.spec.functions[function_name], event, request_id
+            )
+        except FunctionFailed:
+            return websocket.respond(http.HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
+        status = events.connect_status(result)
+        if 200 <= status < 300:
+            return None
+        try:
+            phrase = http.HTTPStatus(status).phrase
+        except ValueError:  # a status Python has no name for: API Gateway would answer 502
+            return websocket.respond(http.HTTPStatus.BAD_GATEWAY, "Bad Gateway")
+        return websocket.respond(status, events.connect_refusal_body(result, status, phrase))
+
+    # Messages ------------------------------------------------------------------------------
+    async def _serve(self, websocket: ServerConnection) -> None:
+        assert isinstance(websocket, GatewayConnection) and websocket.peer is not None
+        connection = LiveConnection(websocket.peer, websocket)
+        self.backend.add(connection)
+        in_flight = asyncio.Semaphore(MESSAGES_IN_FLIGHT)
+        try:
+            while True:
+                try:
+                    message = await websocket.recv()
+                except ConnectionClosed:
+                    break
+                connection.touch()
+                await in_flight.acquire()
+                task = asyncio.create_task(self._message(connection, message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(lambda _: in_flight.release())
+        finally:
+            self.backend.remove(connection)
+            code, reason = _close_status(connection)
+            await self._disconnect(connection, code, reason)
+
+    async def _message(self, connection: LiveConnection, message: str | bytes) -> None:
+        peer = connection.peer
+        route = events.select_route(self.spec.routes, message if isinstance(message, str) else None)
+        request_id = events.new_id()
+        if route is None:
+            self._gateway_error(connection, events.FORBIDDEN, request_id)
+            return
+        event = events.message_event(
+            self.endpoint, peer, route, message, request_id=request_id, now_ms=now_ms()
+        )
+        function = self.spec.function_for_route(route)
+        try:
+            await self.functions.invoke(function, event, request_id)
+        except FunctionFailed:
+            self._gateway_error(connection, events.INTERNAL_SERVER_ERROR, request_id)
+
+    def _gateway_error(self, connection: LiveConnection, message: str, request_id: str) -> None:
+        frame = events.gateway_error_frame(message, connection.connection_id, request_id)
+        with contextlib.suppress(Exception):
+            self.backend.post(connection.connection_id, frame.encode("utf-8"))
+
+    # $disconnect ---------------------------------------------------------------------------
+    async def _disconnect(self, connection: LiveConnection, code: int, reason: str) -> None:
+        function_name = self.spec.routes.get(events.DISCONNECT)
+        if function_name is None:
+            return
+        request_id = events.new_id()
+        event = events.disconnect_event(
+            self.endpoint, connection.peer, code, reason, request_id=request_id, now_ms=now_ms()
+        )
+        with contextlib.suppress(FunctionFailed):
+            await self.functions.invoke(self.spec.functions[function_name], event, request_id)
+
+    # Timers --------------------------------------------------------------------------------
+    async def _sweep(self) -> None:
+        quotas = self.quotas
+        while True:
+            await asyncio.sleep(quotas.sweep_interval)
+            now = time.monotonic()
+            for connection in self.backend.live():
+                if connection.closed_by_gateway is not None:
+                    continue
+                too_old = now - connection.opened >= quotas.max_lifetime
+                idle = now - connection.last_active >= quotas.idle_timeout
+                if too_old or idle:
+                    self.backend.close(connection, GOING_AWAY)
+
+
+def _close_status(connection: LiveConnection) -> tuple[int, str]:
+    """The close code and reason $disconnect reports, by who ended the connection and how."""
+    if connection.closed_by_gateway is not None:
+        return connection.closed_by_gateway
+    protocol = connection.websocket.protocol
+    received, sent = protocol.close_rcvd, protocol.close_sent
+    if received is not None and (sent is None or protocol.close_rcvd_then_sent):
+        return received.code, received.reason
+    if sent is not None:
+        return sent.code, sent.reason
+    return ABNORMAL

@@ -1,0 +1,27 @@
+"""API Gateway's WebSocket quotas, as the emulator enforces them (configurable for tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """Frame and message limits (larger: close 1009) and the two connection timers (close 1001)."""
+
+    frame_bytes: int = 32 * KIB
+    message_bytes: int = 128 * KIB
+    idle_timeout: float = 10 * 60.0
+    max_lifetime: float = 2 * 60 * 60.0
+
+    @property
+    def websocket_max_size(self) -> tuple[int, int]:
+        """The ``(max_message_size, max_fragment_size)`` pair websockets enforces."""
+        return (self.message_bytes, self.frame_bytes)
+
+    @property
+    def sweep_interval(self) -> float:
+        """How often to look for idle or expired connections: a fraction of the shorter timer."""
+        return min(1.0, max(0.02, min(self.idle_timeout, self.max_lifetime) / 10))

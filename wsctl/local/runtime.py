@@ -1,0 +1,208 @@
+"""The functions of a service, run as Lambda runs them: loaded by module name from the code
+directory, invoked with an event and a context object, and reloaded when their files change.
+
+Handlers are synchronous and make blocking boto3 calls, so they run in a thread pool; the
+event loop awaits them. A handler's traceback is printed on the emulator's console, never
+sent to the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from wsctl import naming
+from wsctl.config import FunctionSpec, ServiceSpec
+
+ACCOUNT_ID = "123456789012"
+Handler = Callable[[dict, Any], Any]
+
+
+class FunctionFailed(Exception):
+    """The function raised, timed out, or could not be imported (already reported)."""
+
+
+@dataclass
+class LambdaContext:
+    """The context object Lambda passes to Python handlers."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline: float = field(repr=False)
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def _module_file(module: Any) -> Path | None:
+    filename = getattr(module, "__file__", None)
+    return Path(filename).resolve() if filename else None
+
+
+class FunctionHost:
+    """Imports a service's handlers and invokes them in a thread pool."""
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        *,
+        region: str,
+        console: Console,
+        max_workers: int = 64,
+    ) -> None:
+        self.spec = spec
+        self.region = region
+        self.console = console
+        self.code_dir = spec.code_dir.resolve()
+        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
+        self._handlers: dict[str, Handler] = {}
+        self._log_stream = time.strftime("%Y/%m/%d/[$LATEST]") + "local"
+
+    # Loading -------------------------------------------------------------------------------
+    def load(self, changed: Iterable[Path] = ()) -> dict[str, str]:
+        """Import every function's module afresh; returns {function: error} for failures.
+
+        ``changed`` files lose their bytecode cache: it is keyed by whole-second mtime and
+        size, so an edit within the same second could otherwise run the old code.
+        """
+        for path in changed:
+            with contextlib.suppress(OSError, ValueError):
+                Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
+        self._forget_modules()
+        if str(self.code_dir) not in sys.path:
+            sys.path.insert(0, str(self.code_dir))
+        importlib.invalidate_caches()
+        handlers: dict[str, Handler] = {}
+        errors: dict[str, str] = {}
+        modules: dict[str, Any] = {}
+        for name, function in self.spec.functions.items():
+            try:
+                if function.module not in modules:
+                    modules[function.module] = importlib.import_module(function.module)
+                handler = getattr(modules[function.module], function.attribute)
+                if not callable(handler):
+                    raise TypeError(f"{function.handler} is not a function")
+            except Exception as exc:
+                message = "".join(traceback.format_exception_only(exc)).strip()
+                errors[name] = message
+                handler = _import_failure(function, message)
+            handlers[name] = handler
+        self._handlers = handlers
+        return errors
+
+    def unload(self) -> None:
+        self._forget_modules()
+        if str(self.code_dir) in sys.path:
+            sys.path.remove(str(self.code_dir))
+
+    def _forget_modules(self) -> None:
+        """Drop modules from this code directory, and any module our handlers are named as."""
+        names = {function.module for function in self.spec.functions.values()}
+        for name, module in list(sys.modules.items()):
+            path = _module_file(module)
+            inside = path is not None and path.is_relative_to(self.code_dir)
+            if inside or name in names or name.split(".")[0] in names:
+                del sys.modules[name]
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # Invoking ------------------------------------------------------------------------------
+    def context(self, function: FunctionSpec, request_id: str) -> LambdaContext:
+        name = naming.function_name(self.spec, function.name)
+        return LambdaContext(
+            function_name=name,
+            memory_limit_in_mb=function.memory,
+            invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",
+            aws_request_id=request_id,
+            log_group_name=naming.log_group_name(self.spec, function.name),
+            log_stream_name=self._log_stream,
+            deadline=time.monotonic() + function.timeout,
+        )
+
+    async def invoke(self, function: FunctionSpec, event: dict, request_id: str) -> Any:
+        """Run ``function`` on ``event``; FunctionFailed if it raised or ran out of time."""
+        handler = self._handlers[function.name]
+        context = self.context(function, request_id)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, self._call, function, handler, event, context)
+        try:
+            return await asyncio.wait_for(future, timeout=function.timeout)
+        except TimeoutError:
+            self.console.print(
+                f"[red]{escape(context.function_name)}[/] {request_id}: Task timed out after "
+                f"{function.timeout} seconds",
+                highlight=False,
+            )
+            raise FunctionFailed(function.name) from None
+
+    def _call(
+        self, function: FunctionSpec, handler: Handler, event: dict, context: LambdaContext
+    ) -> Any:
+        try:
+            return handler(event, context)
+        except Exception as exc:
+            self.report_failure(context, exc)
+            raise FunctionFailed(function.name) from None
+
+    def report_failure(self, context: LambdaContext, exc: BaseException) -> None:
+        text = "".join(traceback.format_exception(exc))
+        self.console.print(
+            f"[red]{escape(context.function_name)}[/] request {context.aws_request_id} "
+            f"raised:\n{escape(text.rstrip())}",
+            highlight=False,
+        )
+
+
+def _import_failure(function: FunctionSpec, message: str) -> Handler:
+    """What Lambda does with a handler it cannot import: every invocation fails."""
+
+    def failed_import(event: dict, context: Any) -> Any:
+        raise ImportError(
+            f"Runtime.ImportModuleError: Unable to import {function.handler}: {message}"
+        )
+
+    return failed_import
+
+
+def environment(spec: ServiceSpec, region: str, token_digest: str | None) -> dict[str, str]:
+    """Process environment for all functions: each function's Lambda variables, plus a region.
+
+    The emulator runs every function in one process, so their variables are merged (they agree
+    on everything except the token digest, which only the $connect function reads).
+    """
+    merged: dict[str, str] = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+    for function in spec.functions.values():
+        merged.update(naming.function_environment(spec, function, token_digest))
+    return merged
+
+
+def code_snapshot(code_dir: Path) -> Mapping[Path, int]:
+    """Modification times of the code's Python files: what hot reload compares."""
+    snapshot: dict[Path, int] = {}
+    for path in code_dir.rglob("*.py"):
+        if "__pycache__" in path.parts:
+            continue
+        try:
+            snapshot[path] = path.stat().st_mtime_ns
+        except OSError:
+            continue
+    return snapshot

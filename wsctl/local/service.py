@@ -1,0 +1,250 @@
+"""``LocalService``: the whole emulator (embedded DynamoDB and gateway) in a background thread.
+
+It is what ``wsctl up --local`` runs in the foreground, what ``wsctl demo`` starts, and what
+tests use::
+
+    with LocalService(spec, quotas=Quotas(idle_timeout=1)) as service:
+        async with connect(service.url) as ws: ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from wsctl import console as consoles
+from wsctl.auth import token_digest
+from wsctl.config import ServiceSpec
+from wsctl.errors import WsctlError
+from wsctl.local import dynamodb
+from wsctl.local.gateway import Gateway
+from wsctl.local.quotas import Quotas
+from wsctl.local.runtime import FunctionHost, code_snapshot, environment
+
+DEFAULT_REGION = "us-east-1"
+RELOAD_POLL = 0.5
+# Credentials for the embedded AWS only: moto accepts anything, and no call leaves the process.
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
+
+
+class LocalService:
+    """The emulator of one service, started by ``start()`` or ``with``, stopped by ``stop()``."""
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        *,
+        port: int = 0,
+        quotas: Quotas | None = None,
+        auth_token: str | None = None,
+        reload: bool = False,
+        host: str = "127.0.0.1",
+        console: Console | None = None,
+    ) -> None:
+        self.spec = spec
+        self.quotas = quotas or Quotas()
+        self.region = spec.region or DEFAULT_REGION
+        self.console = console or consoles.err
+        self._requested_port = port
+        self._host = host
+        self._auth_token = auth_token
+        self._reload = reload
+        self._saved_env: dict[str, str | None] = {}
+        self._mock: Any = None
+        self._functions: FunctionHost | None = None
+        self._gateway: Gateway | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._watcher: asyncio.Task[None] | None = None
+
+    # Where it serves -----------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._gateway.port if self._gateway else 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self._host}:{self.port}/{self.spec.stage}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://{self._host}:{self.port}/{self.spec.stage}/@connections"
+
+    @property
+    def table_name(self) -> str:
+        from wsctl import naming
+
+        return naming.table_name(self.spec)
+
+    def connection_count(self) -> int:
+        return len(self._gateway.backend) if self._gateway else 0
+
+    def record_count(self) -> int:
+        """Records in the embedded table now."""
+        return dynamodb.count_items(self.spec, self.region)
+
+    # Lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> LocalService:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalService:
+        digest = token_digest(self._auth_token) if self._auth_token else None
+        self._set_env({**_FAKE_CREDENTIALS, **environment(self.spec, self.region, digest)})
+        try:
+            self._mock = dynamodb.start_embedded_aws()
+            dynamodb.create_table(self.spec, self.region)
+            self._functions = FunctionHost(self.spec, region=self.region, console=self.console)
+            for function, error in self._functions.load().items():
+                self.console.print(
+                    f"[yellow]Function {escape(function)} cannot be imported:[/] {escape(error)}"
+                )
+            self._start_loop()
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def _start_loop(self) -> None:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._loop = asyncio.new_event_loop()
+
+        async def boot() -> None:
+            assert self._functions is not None
+            self._gateway = Gateway(
+                self.spec,
+                self._functions,
+                host=self._host,
+                port=self._requested_port,
+                quotas=self.quotas,
+            )
+            await self._gateway.start()
+            if self._reload:
+                self._watcher = asyncio.create_task(self._watch_code())
+
+        def run() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._loop.run_until_complete(boot())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="wsctl-local", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._gateway = None
+            error = failure[0]
+            if isinstance(error, OSError):
+                raise WsctlError(
+                    f"Cannot listen on {self._host}:{self._requested_port}: {error.strerror}. "
+                    "Pick another port with --port (0 picks a free one)."
+                ) from None
+            raise error
+
+    def stop(self) -> int:
+        """Close every connection (1001), run their $disconnect, stop; returns how many."""
+        if self._stopped.is_set():
+            return 0
+        self._stopped.set()
+        closed = 0
+        if self._loop is not None and self._gateway is not None:
+            future = asyncio.run_coroutine_threadsafe(self._gateway.stop(), self._loop)
+            with contextlib.suppress(Exception):
+                closed = future.result(timeout=30)
+        self._teardown()
+        return closed
+
+    def _teardown(self) -> None:
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(_stop_loop, loop)
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+            if not loop.is_running():
+                loop.close()
+        if self._functions is not None:
+            self._functions.shutdown()
+            self._functions.unload()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        self._restore_env()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    # Hot reload ----------------------------------------------------------------------------
+    async def _watch_code(self) -> None:
+        assert self._functions is not None
+        functions = self._functions
+        before = code_snapshot(functions.code_dir)
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(RELOAD_POLL)
+            now = await loop.run_in_executor(None, code_snapshot, functions.code_dir)
+            changed = sorted(
+                path for path in now.keys() | before.keys() if now.get(path) != before.get(path)
+            )
+            before = now
+            if not changed:
+                continue
+            errors = await loop.run_in_executor(None, functions.load, changed)
+            self._report_reload(changed, errors)
+
+    def _report_reload(self, changed: list[Any], errors: dict[str, str]) -> None:
+        assert self._functions is not None
+        names = ", ".join(str(path.relative_to(self._functions.code_dir)) for path in changed)
+        ok = [name for name in self.spec.functions if name not in errors]
+        self.console.print(
+            f"[green]Reloaded[/] {escape(names)}: "
+            f"{escape(', '.join(ok)) if ok else 'no function'} now run the new code",
+            highlight=False,
+        )
+        for function, error in errors.items():
+            self.console.print(
+                f"[red]Function {escape(function)} cannot be imported[/] (its invocations fail "
+                f"until fixed): {escape(error)}",
+                highlight=False,
+            )
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
+    loop.stop()
