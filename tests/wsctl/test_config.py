@@ -99,7 +99,7 @@ def test_the_bundled_service_parses():
     ("old", "new", "expected"),
     [
         ('stage = "dev"', 'stage = "dev"\ncolour = "blue"', "unknown key 'colour'"),
-        ("[routes]", '[extras]\nx = 1\n[routes]', "unknown key 'extras'"),
+        ("[routes]", "[extras]\nx = 1\n[routes]", "unknown key 'extras'"),
         ("memory = 256", "memory = 256\nmemroy = 1", "unknown key 'memroy'"),
         ('name = "chat"', "name = 7", "[stack] name: must be a string"),
         ('name = "chat"', 'name = "9lives"', "name '9lives': use letters, digits and '-'"),
@@ -116,7 +116,7 @@ def test_the_bundled_service_parses():
         ('["dynamodb:PutItem"]', '"dynamodb:PutItem"', "permissions: must be a list of strings"),
         ('["dynamodb:PutItem"]', '["s3:GetObject"]', "'s3:GetObject' is not allowed"),
         ('["dynamodb:PutItem"]', '["dynamodb:*"]', "'dynamodb:*' is not allowed"),
-        ('handler = "handler.connect"', 'handler = "connect"', "handler: must be 'module.function'"),
+        ('handler = "handler.connect"', 'handler = "connect"', "must be 'module.function'"),
         ("[functions.default]", "[functions.2default]", "[functions.2default]"),
     ],
 )

@@ -1,0 +1,303 @@
+"""The deployment package: deterministic zip of code plus requirements installed for Lambda.
+
+pip runs for real, with no network: it installs wheels written by hand into a local directory
+(``--no-index --find-links``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from wsctl.config import parse_spec_file
+from wsctl.dependencies import DependencyInstaller, PipResult, run_pip
+from wsctl.errors import WsctlError
+from wsctl.packaging import PackageLimits, build_package, merge_entries
+
+CONFIG = """\
+[stack]
+name = "svc"
+runtime = "python3.12"
+
+[functions.default]
+handler = "handler.default"
+
+[routes]
+"$default" = "default"
+"""
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def write_wheel(directory: Path, name: str, version: str, files: dict[str, str]) -> Path:
+    """Write a pure-Python ``{name}-{version}-py3-none-any.whl`` holding ``files``."""
+    dist_info = f"{name}-{version}.dist-info"
+    contents = {path: text.encode() for path, text in files.items()}
+    contents[f"{dist_info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    )
+    contents[f"{dist_info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: wsctl-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = "".join(
+        f"{path},{_record_hash(data)},{len(data)}\n" for path, data in contents.items()
+    )
+    contents[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in contents.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+class CountingPip:
+    """The real pip, counting its runs and pointed at local wheels only."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, args):
+        self.calls.append(list(args))
+        return run_pip(args)
+
+
+@pytest.fixture
+def wheelhouse(tmp_path_factory) -> Path:
+    """A directory of wheels: tinypkg 1.0 and 2.0, and a package that clashes with the code."""
+    directory = tmp_path_factory.mktemp("wheels")
+    write_wheel(directory, "tinypkg", "1.0", {"tinypkg/__init__.py": "VERSION = '1.0'\n"})
+    write_wheel(directory, "tinypkg", "2.0", {"tinypkg/__init__.py": "VERSION = '2.0'\n"})
+    write_wheel(directory, "clashpkg", "1.0", {"handler.py": "# from a dependency\n"})
+    return directory
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Path:
+    (tmp_path / "lambda_code").mkdir()
+    (tmp_path / "lambda_code" / "handler.py").write_text("def default(event, context): ...\n")
+    (tmp_path / "wsctl.toml").write_text(CONFIG)
+    return tmp_path
+
+
+@pytest.fixture
+def pip() -> CountingPip:
+    return CountingPip()
+
+
+def installer_for(pip: CountingPip, wheelhouse: Path) -> DependencyInstaller:
+    return DependencyInstaller(runner=pip, pip_args=("--no-index", "--find-links", str(wheelhouse)))
+
+
+def names_in(data: bytes) -> list[str]:
+    return zipfile.ZipFile(io.BytesIO(data)).namelist()
+
+
+def read_member(data: bytes, name: str) -> str:
+    return zipfile.ZipFile(io.BytesIO(data)).read(name).decode()
+
+
+def require(service: Path, text: str) -> None:
+    (service / "lambda_code" / "requirements.txt").write_text(text)
+
+
+def test_code_only_package_holds_the_code_and_no_caches(service):
+    """Without requirements the zip is the code directory, minus caches and bytecode."""
+    (service / "lambda_code" / "__pycache__").mkdir()
+    (service / "lambda_code" / "__pycache__" / "handler.cpython-312.pyc").write_bytes(b"x")
+    (service / "lambda_code" / "util").mkdir()
+    (service / "lambda_code" / "util" / "text.py").write_text("X = 1\n")
+    package = build_package(parse_spec_file(service / "wsctl.toml"))
+    assert names_in(package.data) == ["handler.py", "util/text.py"]
+    assert package.dependencies_cached is None
+
+
+def test_a_pure_python_requirement_ends_up_in_the_zip(service, wheelhouse, pip):
+    """requirements.txt is installed for Lambda and merged at the root of the zip."""
+    require(service, "# our dependencies\ntinypkg==1.0  # pinned\n")
+    package = build_package(
+        parse_spec_file(service / "wsctl.toml"), installer=installer_for(pip, wheelhouse)
+    )
+    names = names_in(package.data)
+    assert "handler.py" in names
+    assert read_member(package.data, "tinypkg/__init__.py") == "VERSION = '1.0'\n"
+    assert "tinypkg-1.0.dist-info/METADATA" in names
+    assert not [n for n in names if n.endswith(".pyc") or n.startswith("bin/")]
+    assert package.dependencies_cached is False
+    assert len(pip.calls) == 1
+
+
+def test_pip_is_asked_for_lambda_wheels_only(service, wheelhouse, pip):
+    """pip gets the runtime's Python, manylinux platforms, cp and --only-binary=:all:."""
+    require(service, "tinypkg==1.0\n")
+    build_package(parse_spec_file(service / "wsctl.toml"), installer=installer_for(pip, wheelhouse))
+    args = pip.calls[0]
+    assert args[0] == "install"
+    assert args[args.index("--python-version") + 1] == "3.12"
+    assert args[args.index("--implementation") + 1] == "cp"
+    assert args[args.index("--platform") + 1] == "manylinux2014_x86_64"
+    assert "--only-binary=:all:" in args
+    assert args[-2:] == ["-r", str(service.resolve() / "lambda_code" / "requirements.txt")]
+
+
+def test_a_second_build_does_not_run_pip_again(service, wheelhouse, pip):
+    """Unchanged requirements come from the cache: no pip run, same bytes."""
+    require(service, "tinypkg==1.0\n")
+    spec = parse_spec_file(service / "wsctl.toml")
+    installer = installer_for(pip, wheelhouse)
+    first = build_package(spec, installer=installer)
+    second = build_package(spec, installer=installer_for(pip, wheelhouse))
+    assert len(pip.calls) == 1
+    assert second.dependencies_cached is True
+    assert second.data == first.data
+    assert second.sha256 == first.sha256
+
+
+def test_changed_requirements_run_pip_again(service, wheelhouse, pip):
+    """A new requirements.txt is a new cache key: pip runs and the zip has the new version."""
+    require(service, "tinypkg==1.0\n")
+    spec = parse_spec_file(service / "wsctl.toml")
+    first = build_package(spec, installer=installer_for(pip, wheelhouse))
+    require(service, "tinypkg==2.0\n")
+    second = build_package(spec, installer=installer_for(pip, wheelhouse))
+    assert len(pip.calls) == 2
+    assert read_member(second.data, "tinypkg/__init__.py") == "VERSION = '2.0'\n"
+    assert second.sha256 != first.sha256
+
+
+def test_another_architecture_is_another_cache_entry(service, wheelhouse, pip):
+    """The same requirements for arm64 are installed again, for aarch64."""
+    require(service, "tinypkg==1.0\n")
+    spec = parse_spec_file(service / "wsctl.toml")
+    build_package(spec, installer=installer_for(pip, wheelhouse))
+    arm = spec.with_overrides(architecture="arm64")
+    build_package(arm, installer=installer_for(pip, wheelhouse))
+    assert len(pip.calls) == 2
+    assert pip.calls[1][pip.calls[1].index("--platform") + 1] == "manylinux2014_aarch64"
+
+
+def test_the_cache_lives_under_wsctl_home(service, wheelhouse, pip, isolated_environment):
+    """Installed dependencies are kept in $WSCTL_HOME/cache/deps/<sha256>."""
+    require(service, "tinypkg==1.0\n")
+    build_package(parse_spec_file(service / "wsctl.toml"), installer=installer_for(pip, wheelhouse))
+    entries = list((isolated_environment / "cache" / "deps").iterdir())
+    assert len(entries) == 1
+    assert len(entries[0].name) == 64
+    assert (entries[0] / "tinypkg" / "__init__.py").is_file()
+
+
+def test_pip_index_options_come_from_the_environment(service, wheelhouse, pip, monkeypatch):
+    """PIP_NO_INDEX/PIP_FIND_LINKS reach pip, so `up` can use a private index or a wheelhouse."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse))
+    require(service, "tinypkg==2.0\n")
+    package = build_package(
+        parse_spec_file(service / "wsctl.toml"), installer=DependencyInstaller(runner=pip)
+    )
+    assert read_member(package.data, "tinypkg/__init__.py") == "VERSION = '2.0'\n"
+
+
+def test_a_comment_only_requirements_file_runs_no_pip(service, pip):
+    """The requirements.txt `wsctl init` writes (comments only) costs nothing."""
+    require(service, "# nothing yet\n\n")
+    package = build_package(
+        parse_spec_file(service / "wsctl.toml"), installer=installer_for(pip, service)
+    )
+    assert pip.calls == []
+    assert names_in(package.data) == ["handler.py", "requirements.txt"]
+
+
+def test_a_pip_failure_is_one_line_with_pips_reason(service, wheelhouse, pip, isolated_environment):
+    """A requirement with no wheel fails with pip's last error line, and caches nothing."""
+    require(service, "nosuchpkg==9.9\n")
+    with pytest.raises(WsctlError) as caught:
+        build_package(
+            parse_spec_file(service / "wsctl.toml"), installer=installer_for(pip, wheelhouse)
+        )
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "Installing requirements.txt for Lambda (python3.12, x86_64) failed:" in message
+    assert "No matching distribution found for nosuchpkg==9.9" in message
+    assert not list((isolated_environment / "cache" / "deps").iterdir())
+
+
+def test_pip_error_line_is_taken_from_an_injected_runner(service):
+    """The last ERROR: line of pip's output is the one quoted."""
+    require(service, "anything\n")
+    output = "ERROR: first problem\nnoise\nERROR: Could not find a version that satisfies x\n"
+    installer = DependencyInstaller(runner=lambda args: PipResult(1, "", output))
+    with pytest.raises(WsctlError, match=r"failed: Could not find a version that satisfies x \("):
+        build_package(parse_spec_file(service / "wsctl.toml"), installer=installer)
+
+
+def test_the_zip_is_deterministic(service, wheelhouse, pip):
+    """Same input, same bytes: entries sorted, timestamps and modes fixed, whatever mtimes."""
+    require(service, "tinypkg==1.0\n")
+    spec = parse_spec_file(service / "wsctl.toml")
+    first = build_package(spec, installer=installer_for(pip, wheelhouse))
+    handler = service / "lambda_code" / "handler.py"
+    handler.write_text(handler.read_text())  # new mtime, same content
+    (service / "lambda_code" / "__pycache__").mkdir()
+    (service / "lambda_code" / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    second = build_package(spec, installer=installer_for(pip, wheelhouse))
+    assert second.data == first.data
+    infos = zipfile.ZipFile(io.BytesIO(first.data)).infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o644}
+
+
+def test_a_code_change_changes_the_sha(service):
+    """Editing a handler changes the package's SHA-256, so `up` uploads it."""
+    spec = parse_spec_file(service / "wsctl.toml")
+    before = build_package(spec).sha256
+    (service / "lambda_code" / "handler.py").write_text("def default(event, context): 1\n")
+    assert build_package(spec).sha256 != before
+
+
+def test_code_wins_over_a_dependency_file_of_the_same_path(service, wheelhouse, pip):
+    """A dependency shipping handler.py does not replace the user's; the clash is reported."""
+    require(service, "clashpkg==1.0\n")
+    package = build_package(
+        parse_spec_file(service / "wsctl.toml"), installer=installer_for(pip, wheelhouse)
+    )
+    assert read_member(package.data, "handler.py") == "def default(event, context): ...\n"
+    assert package.shadowed == ("handler.py",)
+
+
+def test_merge_entries_prefers_code():
+    """merge_entries keeps the code path on a clash and lists the clash."""
+    code = {"a.py": Path("code/a.py")}
+    deps = {"a.py": Path("deps/a.py"), "b.py": Path("deps/b.py")}
+    merged, shadowed = merge_entries(code, deps)
+    assert merged == {"a.py": Path("code/a.py"), "b.py": Path("deps/b.py")}
+    assert shadowed == ("a.py",)
+
+
+def test_over_the_zipped_limit_says_by_how_much(service):
+    """A package over the zipped limit is refused, naming the size and the excess."""
+    (service / "lambda_code" / "blob.bin").write_bytes(hashlib.sha512(b"x").digest() * 64)
+    spec = parse_spec_file(service / "wsctl.toml")
+    size = build_package(spec).size
+    with pytest.raises(WsctlError) as caught:
+        build_package(spec, limits=PackageLimits(zipped=size - 100, unzipped=10**9))
+    message = str(caught.value)
+    assert "zipped" in message
+    assert "(100 bytes) over Lambda's" in message
+
+
+def test_over_the_unzipped_limit_says_by_how_much(service):
+    """A package whose files exceed the unzipped limit is refused with the excess."""
+    (service / "lambda_code" / "zeros.bin").write_bytes(bytes(5000))
+    spec = parse_spec_file(service / "wsctl.toml")
+    total = sum(p.stat().st_size for p in (service / "lambda_code").iterdir())
+    with pytest.raises(WsctlError) as caught:
+        build_package(spec, limits=PackageLimits(zipped=10**9, unzipped=total - 10))
+    assert "unzipped, 0.0 MB (10 bytes) over Lambda's" in str(caught.value)
