@@ -97,6 +97,7 @@ class Gateway:
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._serving: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -119,22 +120,35 @@ class Gateway:
         hooks.register(self.endpoint.domain_name, self.spec.stage, self.backend)
         self._sweeper = asyncio.create_task(self._sweep())
 
+    async def close_all(self) -> int:
+        """Close every connection with 1001 and wait until each one's $disconnect has run."""
+        live = self.backend.live()
+        for connection in live:
+            self.backend.close(connection, GOING_AWAY)
+        await self.settle()
+        return len(live)
+
+    async def settle(self) -> None:
+        """Wait until connections being closed have finished, $disconnect included."""
+        current = asyncio.current_task()
+        waiting = {task for task in self._serving if task is not current}
+        if waiting:
+            await asyncio.wait(waiting)
+
     async def stop(self) -> int:
         """Close every connection with 1001, run their $disconnect, stop; returns how many."""
         if self._server is None:
             return 0
         if self._sweeper is not None:
             self._sweeper.cancel()
-        live = self.backend.live()
-        for connection in live:
-            self.backend.close(connection, GOING_AWAY)
+        closed = await self.close_all()
         self._server.close(close_connections=True)
         await self._server.wait_closed()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         hooks.unregister(self.endpoint.domain_name, self.spec.stage)
         self._server = None
-        return len(live)
+        return closed
 
     # $connect ------------------------------------------------------------------------------
     async def _connect(self, websocket: ServerConnection, request: Request) -> Response | None:
@@ -183,6 +197,9 @@ class Gateway:
         assert isinstance(websocket, GatewayConnection) and websocket.peer is not None
         connection = LiveConnection(websocket.peer, websocket)
         self.backend.add(connection)
+        this = asyncio.current_task()
+        assert this is not None
+        self._serving.add(this)
         in_flight = asyncio.Semaphore(MESSAGES_IN_FLIGHT)
         try:
             while True:
@@ -199,7 +216,10 @@ class Gateway:
         finally:
             self.backend.remove(connection)
             code, reason = _close_status(connection)
-            await self._disconnect(connection, code, reason)
+            try:
+                await self._disconnect(connection, code, reason)
+            finally:
+                self._serving.discard(this)
 
     async def _message(self, connection: LiveConnection, message: str | bytes) -> None:
         peer = connection.peer

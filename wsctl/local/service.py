@@ -91,6 +91,13 @@ class LocalService:
     def connection_count(self) -> int:
         return len(self._gateway.backend) if self._gateway else 0
 
+    def close_connections(self) -> int:
+        """Close every connection (1001) and wait for all $disconnect runs; returns how many."""
+        if self._loop is None or self._gateway is None or self._stopped.is_set():
+            return 0
+        future = asyncio.run_coroutine_threadsafe(self._gateway.close_all(), self._loop)
+        return future.result(timeout=60)
+
     def record_count(self) -> int:
         """Records in the embedded table now."""
         return dynamodb.count_items(self.spec, self.region)

@@ -1,0 +1,103 @@
+"""``wsctl up --local`` in the foreground, and ``wsctl down --local`` from another terminal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from rich.markup import escape
+
+from wsctl import console, state
+from wsctl.config import ServiceSpec
+from wsctl.local.quotas import Quotas
+from wsctl.local.service import LocalService
+
+STOP_WAIT = 30.0
+
+
+def run_foreground(
+    spec: ServiceSpec,
+    *,
+    port: int,
+    auth_token: str | None,
+    reload: bool = True,
+    quotas: Quotas | None = None,
+) -> int:
+    """Serve ``spec`` on 127.0.0.1 until Ctrl-C or SIGTERM; then $disconnect everyone, exit 0."""
+    service = LocalService(spec, port=port, auth_token=auth_token, reload=reload, quotas=quotas)
+    service.start()
+    record = state.LocalRecord(
+        stack=spec.stack,
+        pid=os.getpid(),
+        port=service.port,
+        stage=spec.stage,
+        url=service.url,
+        management_url=service.management_url,
+        started_at=time.time(),
+    )
+    stop_requested = threading.Event()
+    previous = _on_sigterm(lambda *_: stop_requested.set())
+    try:
+        state.save_local(record)
+        _announce(service, spec, auth_token, reload)
+        while not stop_requested.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.err.print(
+            f"Stopping: closing {service.connection_count()} connection(s) and running "
+            "their $disconnect..."
+        )
+        service.stop()
+        state.clear_local(spec.stack, pid=os.getpid())
+        _restore_sigterm(previous)
+    console.err.print("[green]Stopped.[/]")
+    return 0
+
+
+def stop(spec: ServiceSpec) -> bool:
+    """Stop the local service of ``spec``'s stack running in another process; False if none."""
+    record = state.load_local(spec.stack)
+    if record is None:
+        return False
+    try:
+        os.kill(record.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        state.clear_local(spec.stack, pid=record.pid)
+        return True
+    deadline = time.monotonic() + STOP_WAIT
+    while time.monotonic() < deadline:
+        try:
+            os.kill(record.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    state.clear_local(spec.stack, pid=record.pid)
+    return True
+
+
+def _announce(service: LocalService, spec: ServiceSpec, token: str | None, reload: bool) -> None:
+    out = console.out
+    out.print(f"[bold green]{escape(spec.stack)}[/] is running on this machine.")
+    out.print(f"  WebSocket   [bold]{service.url}[/]")
+    out.print(f"  Management  [bold]{service.management_url}[/]/{{connectionId}}")
+    out.print(f"  Code        {escape(str(spec.code_dir))}", highlight=False)
+    if token:
+        out.print("  Auth        a token is required (wsctl's client commands send it for you)")
+    if reload:
+        out.print("  Reload      handlers reload when their files change")
+    out.print("Connect with [bold]wsctl connect[/] in another terminal. Ctrl-C stops.")
+
+
+def _on_sigterm(handler) -> object:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_sigterm(previous: object) -> None:
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
