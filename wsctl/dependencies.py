@@ -119,8 +119,9 @@ def cache_key(requirements_text: str, runtime: str, architecture: str) -> str:
 
 
 def last_error_line(result: PipResult) -> str:
-    """pip's own explanation: its last ``ERROR:`` line, else its last line of output."""
-    lines = [line.strip() for line in (result.stderr + "\n" + result.stdout).splitlines()]
+    """pip's own explanation: its last ``ERROR:`` line, else the last line it wrote."""
+    # stderr goes last: stdout only carries progress.
+    lines = [line.strip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
     lines = [line for line in lines if line]
     errors = [line for line in lines if line.startswith("ERROR:")]
     if errors:
