@@ -1,0 +1,108 @@
+"""Opening a connection and sending on it, with every failure turned into one line."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.frames import Frame, Opcode
+
+from wsctl.client import protocol
+from wsctl.client.endpoint import Endpoint
+from wsctl.client.escaping import escape
+from wsctl.client.handshake import ConnectOptions, connect_kwargs
+from wsctl.errors import ConfigError, WsctlError
+
+ControlListener = Callable[[str, bytes], None]
+MAX_BODY_SHOWN = 300
+
+
+class WatchedConnection(ClientConnection):
+    """A client connection that reports the pings and pongs it receives (for ``-P``);
+    websockets answers pings itself and does not surface them otherwise."""
+
+    on_control: ControlListener | None = None
+
+    def process_event(self, event: Any) -> None:
+        if isinstance(event, Frame) and self.on_control is not None:
+            if event.opcode is Opcode.PING:
+                self.on_control("ping", bytes(event.data))
+            elif event.opcode is Opcode.PONG:
+                self.on_control("pong", bytes(event.data))
+        super().process_event(event)
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc or url
+
+
+def _body(body: bytes | None) -> str:
+    text = " ".join((body or b"").decode("utf-8", "replace").split())
+    if len(text) > MAX_BODY_SHOWN:
+        text = text[:MAX_BODY_SHOWN] + "…"
+    return escape(text)
+
+
+def describe_failure(exc: BaseException, url: str, open_timeout: float) -> WsctlError:
+    """The one line a user reads when the connection to ``url`` cannot be opened."""
+    host = _host(url)
+    if isinstance(exc, InvalidURI):
+        return ConfigError(f"{url!r} is not a WebSocket URL: use ws://HOST[:PORT]/PATH or wss://…")
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        body = _body(response.body)
+        status = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+        return WsctlError(f"{url} rejected the handshake: {status}" + (f": {body}" if body else ""))
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return WsctlError(
+            f"TLS verification failed for {host}: {exc.verify_message}; trust its certificate "
+            "with --ca FILE, or skip the check with -n/--no-check"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return WsctlError(f"TLS handshake with {host} failed: {exc.reason or exc}")
+    if isinstance(exc, socket.gaierror):
+        return WsctlError(f"Unknown host {urlsplit(url).hostname}: {exc.strerror} ({url})")
+    if isinstance(exc, TimeoutError):
+        return WsctlError(f"Timed out after {open_timeout:g} s opening {url}")
+    if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in str(exc):
+        return WsctlError(f"Connection refused by {host}: is the service running? ({url})")
+    if isinstance(exc, InvalidHandshake):
+        return WsctlError(f"{url} did not complete a WebSocket handshake: {exc}")
+    if isinstance(exc, OSError):
+        return WsctlError(f"Cannot connect to {url}: {exc.strerror or exc}")
+    return WsctlError(f"Cannot connect to {url}: {exc}")
+
+
+async def open_connection(endpoint: Endpoint, options: ConnectOptions) -> WatchedConnection:
+    """Connect to ``endpoint`` as the options say; failures raise one-line ``WsctlError``s."""
+    kwargs = connect_kwargs(endpoint, options)
+    try:
+        connection = await connect(endpoint.url, create_connection=WatchedConnection, **kwargs)
+    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+        raise describe_failure(exc, endpoint.url, options.open_timeout) from None
+    assert isinstance(connection, WatchedConnection)
+    return connection
+
+
+async def send_message(connection: ClientConnection, text: str) -> None:
+    """Send ``text`` as one message, fragmented into 32 KB frames when larger; raises
+    ``MessageTooLarge`` (before sending anything) above 128 KB."""
+    await connection.send(protocol.outgoing(text))
+
+
+def close_facts(connection: ClientConnection) -> tuple[int | None, str]:
+    """The close code and reason the server sent (None when the connection just dropped)."""
+    received = connection.protocol.close_rcvd
+    if received is None:
+        return None, ""
+    return received.code, received.reason

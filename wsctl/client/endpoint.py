@@ -1,0 +1,58 @@
+"""Which URL a client command talks to: the one given, else the current stack's endpoint (the
+running local emulator first, then the deployed stack), and whether the stack's token goes
+with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from wsctl import state
+from wsctl.errors import WsctlError
+
+Source = Literal["given", "local", "deployed"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A WebSocket URL and what wsctl knows about it."""
+
+    url: str
+    source: Source
+    stack: str | None = None  # the stack the URL belongs to, when it is one of ours
+    auth: str | None = None  # the stack's auth mode (none, token, iam), when recorded
+    token: str | None = field(default=None, repr=False)
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def resolve_endpoint(url: str | None, stack: str, *, hint: str = "give a URL") -> Endpoint:
+    """The endpoint for ``url`` or, without one, for ``stack``.
+
+    The stack's token goes only to the stack's own endpoint: a URL given by hand gets it only
+    when it is that endpoint, so a token is never sent to some other server.
+    """
+    local = state.load_local(stack)
+    deployed = state.load_deployed(stack) or {}
+    deployed_url = deployed.get("url") if isinstance(deployed.get("url"), str) else None
+    deployed_auth = deployed.get("auth") if isinstance(deployed.get("auth"), str) else None
+
+    if url is None:
+        if local is not None:
+            url, source, auth = local.url, "local", None
+        elif deployed_url is not None:
+            url, source, auth = deployed_url, "deployed", deployed_auth
+        else:
+            raise WsctlError(
+                f"No running local service or deployed stack for {stack}: run "
+                f"`wsctl up --local` or `wsctl up`, or {hint}"
+            )
+        return Endpoint(url, source, stack, auth, state.load_token(stack))
+
+    if local is not None and _same_url(url, local.url):
+        return Endpoint(url, "given", stack, None, state.load_token(stack))
+    if deployed_url is not None and _same_url(url, deployed_url):
+        return Endpoint(url, "given", stack, deployed_auth, state.load_token(stack))
+    return Endpoint(url, "given")

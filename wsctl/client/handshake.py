@@ -1,0 +1,119 @@
+"""The opening handshake's options: headers, subprotocols, origin, credentials and TLS, from
+the command line's wscat-style flags. Pure, except reading a CA file into an SSL context."""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from wsctl import __version__
+from wsctl.client.endpoint import Endpoint
+from wsctl.client.protocol import MAX_MESSAGE_BYTES
+from wsctl.errors import ConfigError
+
+Header = tuple[str, str]
+USER_AGENT = f"wsctl/{__version__}"
+# Incoming messages: API Gateway sends at most 128 KB; other servers may send more.
+MAX_INCOMING_BYTES = max(MAX_MESSAGE_BYTES, 16 * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """What the user asked for on the command line (wscat's spellings)."""
+
+    headers: tuple[Header, ...] = ()
+    subprotocols: tuple[str, ...] = ()
+    origin: str | None = None
+    basic_auth: str | None = None  # "user:pass"
+    ca_file: Path | None = None
+    no_check: bool = False
+    open_timeout: float = 10.0
+
+
+def parse_header(text: str) -> Header:
+    """``"Name: value"`` from ``-H``, checked: a header name is a token, the value one line."""
+    name, sep, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not sep or not name or any(c in name for c in ' \t"(),/;<=>?@[\\]{}') or not name.isascii():
+        raise ConfigError(f"-H {text!r}: expected 'Name: value'")
+    if "\r" in value or "\n" in value:
+        raise ConfigError(f"-H {name}: a header value is one line")
+    return name, value
+
+
+def basic_authorization(user_pass: str) -> str:
+    """``Basic <base64>`` for ``--auth user:pass``."""
+    if ":" not in user_pass:
+        raise ConfigError("--auth: expected user:password")
+    return "Basic " + base64.b64encode(user_pass.encode("utf-8")).decode("ascii")
+
+
+def _has(headers: Sequence[Header], name: str) -> bool:
+    return any(key.lower() == name.lower() for key, _ in headers)
+
+
+def credential_headers(endpoint: Endpoint) -> list[Header]:
+    """Headers that prove who is calling, computed for this endpoint.
+
+    Today: the stack's bearer token. This is the seam for SigV4 (``--auth iam`` stacks): a
+    signer computes its headers here from ``endpoint.url`` when ``endpoint.auth == "iam"``.
+    """
+    if endpoint.token:
+        return [("Authorization", f"Bearer {endpoint.token}")]
+    return []
+
+
+def handshake_headers(endpoint: Endpoint, options: ConnectOptions) -> list[Header]:
+    """The extra request headers: the user's ``-H``, then ``--auth``, then the stack's own
+    credentials unless the user already gave an Authorization header."""
+    headers = list(options.headers)
+    if options.basic_auth is not None and not _has(headers, "Authorization"):
+        headers.append(("Authorization", basic_authorization(options.basic_auth)))
+    if not _has(headers, "Authorization"):
+        headers.extend(credential_headers(endpoint))
+    return headers
+
+
+def ssl_context(url: str, ca_file: Path | None, no_check: bool) -> ssl.SSLContext | None:
+    """The TLS context for a ``wss://`` URL: default trust, plus ``--ca``, or none at all with
+    ``-n``; None for ``ws://`` (websockets refuses a context there)."""
+    if urlsplit(url).scheme.lower() != "wss":
+        return None
+    if no_check:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except FileNotFoundError:
+        raise ConfigError(f"--ca {ca_file}: no such file") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"--ca {ca_file}: not a PEM certificate file ({exc})") from None
+
+
+def connect_kwargs(endpoint: Endpoint, options: ConnectOptions) -> dict[str, Any]:
+    """Keyword arguments for ``websockets.asyncio.client.connect``."""
+    headers = handshake_headers(endpoint, options)
+    kwargs: dict[str, Any] = {
+        "additional_headers": headers,
+        "user_agent_header": None if _has(headers, "User-Agent") else USER_AGENT,
+        "subprotocols": list(options.subprotocols) or None,
+        "origin": options.origin,
+        "open_timeout": options.open_timeout,
+        "max_size": MAX_INCOMING_BYTES,
+        # API Gateway negotiates no extension; without compression the 32 KB frame limit is
+        # a limit on what goes on the wire.
+        "compression": None,
+    }
+    context = ssl_context(endpoint.url, options.ca_file, options.no_check)
+    if context is not None:
+        kwargs["ssl"] = context
+    return kwargs

@@ -1,0 +1,89 @@
+"""How frames are shown: for people in a terminal, one per line for scripts, or JSON lines.
+
+Pure: each function turns a frame into text (or a rich ``Text``); the caller writes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Literal
+
+from rich.highlighter import JSONHighlighter
+from rich.text import Text
+
+from wsctl.client.escaping import binary_summary, escape
+
+Direction = Literal["in", "out"]
+_ARROWS = {"in": "<", "out": ">"}
+_json_highlighter = JSONHighlighter()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso_time(at: dt.datetime) -> str:
+    """``2026-11-27T18:42:21.123Z``: UTC to the millisecond."""
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def clock(at: dt.datetime) -> str:
+    """The local wall-clock time a person reads next to a frame."""
+    return at.astimezone().strftime("%H:%M:%S")
+
+
+def _pretty_json(text: str) -> Text | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict | list):
+        return None
+    # json.dumps escapes C0 controls inside strings but not DEL and C1: escape() covers those,
+    # line by line, since the only raw newlines are the indentation's.
+    dumped = json.dumps(value, indent=2, ensure_ascii=False)
+    return _json_highlighter(Text("\n".join(escape(part) for part in dumped.split("\n"))))
+
+
+def render_frame(data: str | bytes, at: dt.datetime, direction: Direction = "in") -> Text:
+    """A frame for a person: time, arrow, then JSON indented and coloured, text escaped, or a
+    hex summary of binary data."""
+    head = Text.assemble((clock(at), "dim"), " ", (_ARROWS[direction], "bold cyan"), " ")
+    if isinstance(data, bytes):
+        return head + Text(binary_summary(data), style="magenta")
+    pretty = _pretty_json(data)
+    if pretty is not None:
+        return head + pretty
+    return head + Text(escape(data))
+
+
+def render_note(note: str, at: dt.datetime, style: str = "yellow") -> Text:
+    """A line about the connection (a pong, a close), not a frame's content."""
+    return Text.assemble((clock(at), "dim"), " ", (escape(note), style))
+
+
+def line(data: str | bytes) -> str:
+    """A frame on one line, for scripts: text as is (control characters, newlines included,
+    escaped so one frame stays one line), binary as a hex summary."""
+    if isinstance(data, bytes):
+        return binary_summary(data)
+    return escape(data)
+
+
+def json_line(data: str | bytes, at: dt.datetime, direction: Direction) -> str:
+    """A frame as one JSON object: ``{"time", "direction", "type", "data"}`` (binary as hex)."""
+    if isinstance(data, bytes):
+        return json_event("binary", data.hex(), at, direction)
+    return json_event("text", data, at, direction)
+
+
+def json_event(kind: str, data: str, at: dt.datetime, direction: Direction) -> str:
+    """One event (a frame, a ping or a pong) as one line of JSON."""
+    event = {"time": iso_time(at), "direction": direction, "type": kind, "data": data}
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+def control_line(kind: str, data: bytes) -> str:
+    """A received ping or pong, for ``-P``: ``(ping 0a 0b)``."""
+    return f"({kind} {data.hex(' ')})" if data else f"({kind})"
