@@ -19,7 +19,7 @@ from wsctl import __version__
 from wsctl.console import err
 from wsctl.errors import ExitCode, WsctlError
 
-COMMAND_MODULES: tuple[str, ...] = ("auth", "project", "local")
+COMMAND_MODULES: tuple[str, ...] = ("auth", "project", "local", "stack", "client")
 
 app = typer.Typer(
     name="wsctl",

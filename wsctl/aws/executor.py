@@ -1,0 +1,247 @@
+"""Runs a plan: each action becomes the AWS calls of ``AwsClient``, reported as it goes.
+
+Ids AWS generates (the API's, integrations') are collected while running, so later steps can
+use what earlier steps created. Deleting something already gone counts as done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wsctl import naming
+from wsctl.aws import resources
+from wsctl.aws.awsclient import AwsClient, ResourceDoesNotExist, ResourceExists
+from wsctl.aws.planner import Action
+from wsctl.aws.remote import RemoteState
+from wsctl.config import ServiceSpec
+from wsctl.errors import WsctlError
+
+OUTCOMES = {
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "unchanged": "unchanged",
+}
+ALREADY_GONE = "already gone"
+
+
+class Reporter(Protocol):
+    """Where progress goes: one line per resource once its step is done."""
+
+    def begin(self, action: Action) -> None: ...
+
+    def end(self, action: Action, outcome: str, seconds: float) -> None: ...
+
+
+class SilentReporter:
+    def begin(self, action: Action) -> None:
+        pass
+
+    def end(self, action: Action, outcome: str, seconds: float) -> None:
+        pass
+
+
+@dataclass
+class Outcome:
+    action: Action
+    outcome: str
+    seconds: float
+
+
+@dataclass
+class Executor:
+    client: AwsClient
+    spec: ServiceSpec
+    remote: RemoteState
+    code: bytes = b""
+    token_digest: str | None = None
+    reporter: Reporter = field(default_factory=SilentReporter)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        api = self.remote.api
+        self.api_id: str | None = api.api_id if api else None
+        self.api_endpoint: str | None = api.endpoint if api else None
+        self.integrations = dict(self.remote.integrations)
+        self.tags = naming.stack_tags(self.spec)
+        self.outcomes: list[Outcome] = []
+
+    def run(self, actions: list[Action]) -> list[Outcome]:
+        for action in actions:
+            self.reporter.begin(action)
+            started = self.clock()
+            outcome = OUTCOMES[action.verb]
+            if action.verb != "unchanged":
+                handler = getattr(self, f"_{action.verb}_{action.kind}")
+                try:
+                    handler(action)
+                except ResourceDoesNotExist:
+                    if action.verb != "delete":
+                        raise
+                    outcome = ALREADY_GONE
+                except ResourceExists as exc:
+                    raise WsctlError(
+                        f"{exc}; it appeared while wsctl was running. Run the command again."
+                    ) from None
+            result = Outcome(action, outcome, self.clock() - started)
+            self.outcomes.append(result)
+            self.reporter.end(action, outcome, result.seconds)
+        return self.outcomes
+
+    # -- helpers -----------------------------------------------------------------------------
+    @property
+    def place(self) -> resources.Place:
+        return self.remote.place
+
+    def _api(self) -> str:
+        if self.api_id is None:  # the plan always creates the API before what needs it
+            raise WsctlError("The WebSocket API is missing; run 'wsctl up' again")
+        return self.api_id
+
+    def _function_name(self, action: Action) -> str:
+        return naming.function_name(self.spec, action.function or action.key)
+
+    # -- table -------------------------------------------------------------------------------
+    def _create_table(self, action: Action) -> None:
+        self.client.create_table(resources.table_definition(self.spec), self.tags)
+        self.client.enable_ttl(action.key, resources.TTL_ATTRIBUTE)
+
+    def _update_table(self, action: Action) -> None:
+        self.client.enable_ttl(action.key, resources.TTL_ATTRIBUTE)
+
+    def _delete_table(self, action: Action) -> None:
+        self.client.delete_table(action.key)
+
+    # -- API ---------------------------------------------------------------------------------
+    def _create_api(self, action: Action) -> None:
+        created = self.client.create_api(resources.api_definition(self.spec), self.tags)
+        self.api_id, self.api_endpoint = created["ApiId"], created.get("ApiEndpoint")
+        self.integrations = {}
+
+    def _update_api(self, action: Action) -> None:
+        self.client.update_api(self._api(), resources.api_definition(self.spec))
+
+    def _delete_api(self, action: Action) -> None:
+        self.client.delete_api(action.ref or action.key)
+
+    # -- IAM ---------------------------------------------------------------------------------
+    def _create_role(self, action: Action) -> None:
+        self.client.create_role(
+            naming.role_name(self.spec, action.key),
+            resources.role_path(self.spec),
+            resources.LAMBDA_TRUST_POLICY,
+            self.tags,
+        )
+
+    def _delete_role(self, action: Action) -> None:
+        self.client.delete_role(action.name)
+
+    def _create_role_policy(self, action: Action) -> None:
+        document = resources.function_policy(
+            self.spec, self.spec.functions[action.key], self.place, self.api_id
+        )
+        role = naming.role_name(self.spec, action.key)
+        self.client.put_role_policy(role, resources.INLINE_POLICY_NAME, document)
+
+    _update_role_policy = _create_role_policy
+
+    def _delete_role_policy(self, action: Action) -> None:
+        fn = action.function or action.key
+        self.client.delete_role_policy(naming.role_name(self.spec, fn), action.ref or "")
+
+    # -- logs --------------------------------------------------------------------------------
+    def _create_log_group(self, action: Action) -> None:
+        self.client.create_log_group(action.name, self.tags)
+        self.client.put_retention(action.name, self.spec.log_retention_days)
+
+    def _update_log_group(self, action: Action) -> None:
+        self.client.put_retention(action.name, self.spec.log_retention_days)
+
+    def _delete_log_group(self, action: Action) -> None:
+        self.client.delete_log_group(action.name)
+
+    # -- Lambda ------------------------------------------------------------------------------
+    def _configuration(self, fn: str) -> dict:
+        return resources.function_configuration(
+            self.spec, self.spec.functions[fn], self.place, self.token_digest
+        )
+
+    def _create_function(self, action: Action) -> None:
+        self.client.create_function(
+            action.name,
+            self._configuration(action.key),
+            self.code,
+            self.spec.architecture,
+            self.tags,
+        )
+
+    def _update_function(self, action: Action) -> None:
+        if "code" in action.changes:
+            self.client.update_function_code(action.name, self.code, self.spec.architecture)
+        if set(action.changes) - {"code"}:
+            self.client.update_function_configuration(action.name, self._configuration(action.key))
+
+    def _delete_function(self, action: Action) -> None:
+        self.client.delete_function(action.name)
+
+    # -- integrations, routes, permissions, stage --------------------------------------------
+    def _create_integration(self, action: Action) -> None:
+        created = self.client.create_integration(self._api(), action.key)
+        self.integrations[action.key] = created["IntegrationId"]
+
+    def _delete_integration(self, action: Action) -> None:
+        self.client.delete_integration(self._api(), action.ref or action.key)
+
+    def _route_target(self, action: Action) -> str:
+        uri = resources.integration_uri(self.spec, action.function or "", self.place)
+        return f"integrations/{self.integrations[uri]}"
+
+    def _create_route(self, action: Action) -> None:
+        self.client.create_route(
+            self._api(),
+            action.key,
+            self._route_target(action),
+            resources.route_authorization(self.spec, action.key),
+        )
+
+    def _update_route(self, action: Action) -> None:
+        self.client.update_route(
+            self._api(),
+            action.ref or "",
+            action.key,
+            self._route_target(action),
+            resources.route_authorization(self.spec, action.key),
+        )
+
+    def _delete_route(self, action: Action) -> None:
+        self.client.delete_route(self._api(), action.ref or "", action.key)
+
+    def _create_permission(self, action: Action) -> None:
+        route_key = next(
+            k for k in self.spec.routes if resources.permission_statement_id(k) == action.key
+        )
+        source = resources.permission_source_arn(self.place, self._api(), route_key)
+        self.client.add_permission(self._function_name(action), action.key, source)
+
+    def _update_permission(self, action: Action) -> None:
+        with contextlib.suppress(ResourceDoesNotExist):
+            self.client.remove_permission(self._function_name(action), action.key)
+        self._create_permission(action)
+
+    def _delete_permission(self, action: Action) -> None:
+        self.client.remove_permission(self._function_name(action), action.key)
+
+    def _create_stage(self, action: Action) -> None:
+        self.client.create_stage(
+            self._api(), self.spec.stage, resources.stage_route_settings(), self.tags
+        )
+
+    def _update_stage(self, action: Action) -> None:
+        self.client.update_stage(self._api(), self.spec.stage, resources.stage_route_settings())
+
+    def _delete_stage(self, action: Action) -> None:
+        self.client.delete_stage(action.ref or self._api(), self.spec.stage)

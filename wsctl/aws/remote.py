@@ -1,0 +1,270 @@
+"""What the account holds of a stack now, found by deterministic names and the stack tag.
+
+No local state is read: a stack deployed from another machine is found the same way. A
+resource that has one of the stack's names but not its tag is recorded as foreign: ``up``
+refuses to adopt it and ``down`` leaves it alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wsctl import naming
+from wsctl.aws import resources
+from wsctl.aws.awsclient import AwsClient, ResourceDoesNotExist
+from wsctl.aws.resources import Place
+from wsctl.config import ServiceSpec
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """A resource named like the stack's that wsctl did not create (no stack tag)."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class TableState:
+    name: str
+    arn: str
+    status: str
+    ttl_attribute: str | None
+
+
+@dataclass(frozen=True)
+class ApiState:
+    api_id: str
+    name: str
+    endpoint: str
+    route_selection_expression: str
+
+
+@dataclass(frozen=True)
+class RoleState:
+    name: str
+    arn: str
+    policies: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class LogGroupState:
+    name: str
+    retention_days: int | None
+
+
+@dataclass(frozen=True)
+class FunctionState:
+    name: str
+    arn: str
+    configuration: dict[str, Any]
+    code_sha256: str
+    architecture: str
+    state: str
+    # Statement id -> SourceArn, for the statements wsctl added.
+    permissions: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class RouteState:
+    route_id: str
+    key: str
+    target: str | None
+    authorization: str
+
+
+@dataclass(frozen=True)
+class StageState:
+    name: str
+    auto_deploy: bool
+    route_settings: dict[str, Any]
+
+
+@dataclass
+class RemoteState:
+    """Everything of one stack in one account and region. Keys: wsctl's function names
+    (``connect``), route keys, and integration URIs."""
+
+    place: Place
+    table: TableState | None = None
+    apis: list[ApiState] = field(default_factory=list)
+    roles: dict[str, RoleState] = field(default_factory=dict)
+    log_groups: dict[str, LogGroupState] = field(default_factory=dict)
+    functions: dict[str, FunctionState] = field(default_factory=dict)
+    integrations: dict[str, str] = field(default_factory=dict)  # uri -> integration id
+    stray_integrations: list[str] = field(default_factory=list)  # ids of duplicates/unknowns
+    routes: dict[str, RouteState] = field(default_factory=dict)
+    stage: StageState | None = None
+    foreign: list[Foreign] = field(default_factory=list)
+
+    @property
+    def api(self) -> ApiState | None:
+        """The stack's API (the oldest, if an interrupted run ever left more than one)."""
+        return self.apis[0] if self.apis else None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.table or self.apis or self.roles or self.log_groups or self.functions)
+
+
+def discover(client: AwsClient, spec: ServiceSpec, place: Place | None = None) -> RemoteState:
+    """Read the stack's resources; only read-only calls."""
+    remote = RemoteState(place=place or client.whoami())
+    tags = naming.stack_tags(spec)
+    _discover_table(client, spec, remote, tags)
+    _discover_api(client, spec, remote, tags)
+    prefix = f"{spec.stack}-"
+    _discover_roles(client, spec, remote, tags, prefix)
+    _discover_log_groups(client, spec, remote, tags, prefix)
+    _discover_functions(client, spec, remote, tags, prefix)
+    return remote
+
+
+def _ours(found: dict[str, str], tags: dict[str, str]) -> bool:
+    return all(found.get(key) == value for key, value in tags.items())
+
+
+def _function_key(spec: ServiceSpec, resource_name: str) -> str:
+    """``wsctl-dev-connect`` -> ``connect`` (the function's name in wsctl.toml)."""
+    return resource_name[len(spec.stack) + 1 :]
+
+
+def _discover_table(client, spec, remote, tags) -> None:
+    name = naming.table_name(spec)
+    try:
+        table = client.describe_table(name)
+    except ResourceDoesNotExist:
+        return
+    if not _ours(client.table_tags(table["TableArn"]), tags):
+        remote.foreign.append(Foreign("DynamoDB table", name))
+        return
+    remote.table = TableState(
+        name=name,
+        arn=table["TableArn"],
+        status=table.get("TableStatus", "UNKNOWN"),
+        ttl_attribute=client.table_ttl(name),
+    )
+
+
+def _discover_api(client, spec, remote, tags) -> None:
+    name = naming.api_name(spec)
+    apis = sorted(client.apis_named(name), key=lambda api: str(api.get("CreatedDate", "")))
+    for api in apis:
+        if api.get("ProtocolType") == "WEBSOCKET" and _ours(api.get("Tags") or {}, tags):
+            remote.apis.append(
+                ApiState(
+                    api_id=api["ApiId"],
+                    name=name,
+                    endpoint=api.get("ApiEndpoint", ""),
+                    route_selection_expression=api.get("RouteSelectionExpression", ""),
+                )
+            )
+        else:
+            remote.foreign.append(Foreign("API Gateway API", f"{name} ({api['ApiId']})"))
+    api = remote.api
+    if api is None:
+        return
+    for integration in client.integrations(api.api_id):
+        uri = integration.get("IntegrationUri", "")
+        if uri in remote.integrations:
+            remote.stray_integrations.append(integration["IntegrationId"])
+        else:
+            remote.integrations[uri] = integration["IntegrationId"]
+    for route in client.routes(api.api_id):
+        remote.routes[route["RouteKey"]] = RouteState(
+            route_id=route["RouteId"],
+            key=route["RouteKey"],
+            target=route.get("Target"),
+            authorization=route.get("AuthorizationType", "NONE"),
+        )
+    try:
+        stage = client.get_stage(api.api_id, spec.stage)
+    except ResourceDoesNotExist:
+        return
+    remote.stage = StageState(
+        name=spec.stage,
+        auto_deploy=bool(stage.get("AutoDeploy")),
+        route_settings=stage.get("DefaultRouteSettings") or {},
+    )
+
+
+def _discover_roles(client, spec, remote, tags, prefix) -> None:
+    path = resources.role_path(spec)
+    names = set(client.role_names_under(path))
+    # A role with one of the stack's names outside its path cannot be ours: find those too.
+    names |= {naming.role_name(spec, fn) for fn in spec.functions}
+    for name in sorted(names):
+        if not name.startswith(prefix):
+            continue
+        try:
+            role = client.get_role(name)
+        except ResourceDoesNotExist:
+            continue
+        role_tags = {tag["Key"]: tag["Value"] for tag in role.get("Tags") or []}
+        if role.get("Path") != path or not _ours(role_tags, tags):
+            remote.foreign.append(Foreign("IAM role", name))
+            continue
+        policies = {
+            policy: client.role_policy(name, policy) for policy in client.role_policy_names(name)
+        }
+        remote.roles[_function_key(spec, name)] = RoleState(name, role["Arn"], policies)
+
+
+def _discover_log_groups(client, spec, remote, tags, prefix) -> None:
+    wanted = {naming.log_group_name(spec, fn) for fn in spec.functions}
+    for group in client.log_groups(f"/aws/lambda/{prefix}"):
+        name = group["logGroupName"]
+        arn = group.get("logGroupArn") or group.get("arn", "").removesuffix(":*")
+        if not _ours(client.log_group_tags(arn), tags):
+            if name in wanted:
+                remote.foreign.append(Foreign("log group", name))
+            continue
+        key = _function_key(spec, name.removeprefix("/aws/lambda/"))
+        remote.log_groups[key] = LogGroupState(name, group.get("retentionInDays"))
+
+
+def _discover_functions(client, spec, remote, tags, prefix) -> None:
+    wanted = {naming.function_name(spec, fn) for fn in spec.functions}
+    for name in sorted(client.function_names(prefix)):
+        try:
+            found = client.get_function(name)
+        except ResourceDoesNotExist:
+            continue
+        if not _ours(found.get("Tags") or {}, tags):
+            if name in wanted:
+                remote.foreign.append(Foreign("Lambda function", name))
+            continue
+        config = found["Configuration"]
+        statements = client.function_policy_statements(name)
+        remote.functions[_function_key(spec, name)] = FunctionState(
+            name=name,
+            arn=config["FunctionArn"],
+            configuration={
+                "Runtime": config.get("Runtime"),
+                "Handler": config.get("Handler"),
+                "MemorySize": config.get("MemorySize"),
+                "Timeout": config.get("Timeout"),
+                "Role": config.get("Role"),
+                "Environment": {
+                    "Variables": (config.get("Environment") or {}).get("Variables") or {}
+                },
+            },
+            code_sha256=config.get("CodeSha256", ""),
+            architecture=(config.get("Architectures") or ["x86_64"])[0],
+            state=config.get("State", "Active"),
+            permissions={
+                statement["Sid"]: _source_arn(statement)
+                for statement in statements
+                if str(statement.get("Sid", "")).startswith(resources.PERMISSION_PREFIX)
+            },
+        )
+
+
+def _source_arn(statement: dict[str, Any]) -> str | None:
+    condition = statement.get("Condition") or {}
+    for operator in ("ArnLike", "ArnEquals", "StringEquals", "StringLike"):
+        value = (condition.get(operator) or {}).get("AWS:SourceArn")
+        if value:
+            return value
+    return None

@@ -1,0 +1,271 @@
+"""``wsctl up``, ``down``, ``status`` and ``logs``: the stack on AWS (and ``--local``).
+
+boto3 and the deployer are imported inside the commands, never at module level, so that
+client commands start without loading them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from wsctl import auth, naming, state
+from wsctl.config import ServiceSpec
+from wsctl.console import err, out
+from wsctl.errors import ConfigError, WsctlError
+from wsctl.options import (
+    ConfigOpt,
+    EndpointUrlOpt,
+    JsonOpt,
+    LocalOpt,
+    NameOpt,
+    ProfileOpt,
+    RegionOpt,
+    StageOpt,
+    YesOpt,
+    resolve_spec,
+)
+
+if TYPE_CHECKING:
+    from wsctl.aws.awsclient import AwsClient
+
+AuthOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--auth",
+        help="Who may connect: none, token (a bearer token wsctl keeps) or iam (SigV4). "
+        "Default: wsctl.toml [stack] auth.",
+        show_default=False,
+    ),
+]
+RotateTokenOpt = Annotated[
+    bool, typer.Option("--rotate-token", help="With --auth token: replace the stack's token.")
+]
+PortOpt = Annotated[int, typer.Option("--port", help="With --local: the port (0 picks one).")]
+ForgetTokenOpt = Annotated[
+    bool,
+    typer.Option("--forget-token", help="Also delete the stack's token kept on this machine."),
+]
+FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")]
+SinceOpt = Annotated[str, typer.Option("--since", help="How far back to start: 30s, 10m, 2h.")]
+FunctionOpt = Annotated[
+    str | None, typer.Option("--function", help="Only this function's log (its wsctl.toml name).")
+]
+
+
+def _aws_client(spec: ServiceSpec, profile: str | None, endpoint_url: str | None) -> AwsClient:
+    from wsctl.aws.awsclient import AwsClient
+    from wsctl.aws.session import open_target
+
+    return AwsClient(open_target(profile=profile, region=spec.region, endpoint_url=endpoint_url))
+
+
+def up(
+    config: ConfigOpt = None,
+    stage: StageOpt = None,
+    name: NameOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointUrlOpt = None,
+    auth_mode: AuthOpt = None,
+    rotate_token: RotateTokenOpt = False,
+    local: LocalOpt = False,
+    port: PortOpt = 8765,
+) -> None:
+    """Create or update the stack on AWS (or run it here with --local), then print its URL."""
+    spec = resolve_spec(config, name=name, stage=stage, region=region, auth=auth_mode)
+    if local:
+        raise typer.Exit(_up_local(spec, port=port, rotate_token=rotate_token))
+    token_digest = None
+    if spec.auth == "token":
+        token_digest = auth.token_digest(auth.ensure_token(spec.stack, rotate=rotate_token))
+    elif spec.auth == "none":
+        err.print("Warning: auth is none: anyone with the URL can connect (see --auth).")
+
+    from wsctl.aws import deploy
+    from wsctl.aws.progress import RichReporter
+
+    client = _aws_client(spec, profile, endpoint_url)
+    started = time.monotonic()
+    err.print(f"Deploying stack {spec.stack} to {client.region}")
+    result = deploy.up(client, spec, token_digest=token_digest, reporter=RichReporter(err))
+    endpoint = result.endpoint
+    state.save_deployed(spec.stack, endpoint.facts(spec.auth))
+    err.print(
+        f"Done in {time.monotonic() - started:.1f} s: {result.changed} changed, "
+        f"{len(result.outcomes) - result.changed} unchanged."
+    )
+    out.print(f"WebSocket URL:   {escape(endpoint.url)}")
+    out.print(f"Management URL:  {escape(endpoint.management_url)}")
+    out.print(f"Region:          {endpoint.region}")
+    out.print(f"Stack:           {endpoint.stack}")
+    if spec.auth == "token":
+        out.print("Auth:            token (kept by wsctl; its client commands send it)")
+    elif spec.auth == "iam":
+        out.print("Auth:            iam (handshakes signed with AWS credentials)")
+
+
+def _up_local(spec: ServiceSpec, *, port: int, rotate_token: bool) -> int:
+    serve = _local_serve()
+    token = auth.ensure_token(spec.stack, rotate=rotate_token) if spec.auth == "token" else None
+    return serve.run_foreground(spec, port=port, auth_token=token)
+
+
+def _local_serve():
+    try:
+        from wsctl.local import serve
+    except ModuleNotFoundError as exc:
+        if exc.name in ("wsctl.local", "wsctl.local.serve"):
+            raise WsctlError("The local emulator is not part of this wsctl build") from None
+        raise
+    return serve
+
+
+def down(
+    config: ConfigOpt = None,
+    stage: StageOpt = None,
+    name: NameOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointUrlOpt = None,
+    local: LocalOpt = False,
+    yes: YesOpt = False,
+    forget_token: ForgetTokenOpt = False,
+) -> None:
+    """Delete every resource of the stack (found by name and tag), or stop --local."""
+    spec = resolve_spec(config, name=name, stage=stage, region=region)
+    if local:
+        stopped = _local_serve().stop(spec)
+        err.print(
+            f"Stopped the local emulator of {spec.stack}."
+            if stopped
+            else f"No local emulator of {spec.stack} is running; nothing to stop."
+        )
+        return
+
+    from wsctl.aws import deploy
+    from wsctl.aws.progress import RichReporter
+
+    client = _aws_client(spec, profile, endpoint_url)
+    remote, actions = deploy.find(client, spec)
+    for foreign in remote.foreign:
+        err.print(
+            f"Warning: leaving {foreign.kind} {escape(foreign.name)} alone: it is not tagged "
+            f"{naming.STACK_TAG}={spec.stack}, so wsctl did not create it."
+        )
+    if not actions:
+        err.print(f"Nothing of stack {spec.stack} in {client.region}; nothing to delete.")
+    else:
+        _confirm(f"Delete {len(actions)} resources of stack {spec.stack} in {client.region}?", yes)
+        err.print(f"Deleting stack {spec.stack} from {client.region}")
+        result = deploy.down(client, spec, remote=remote, reporter=RichReporter(err))
+        err.print(f"Stack {spec.stack} deleted ({len(result.outcomes)} resources).")
+    state.clear_deployed(spec.stack)
+    if forget_token:
+        state.clear_token(spec.stack)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{question} Pass --yes to confirm when there is no terminal.")
+    if not typer.confirm(question, default=False, err=True):
+        raise WsctlError("Not confirmed; nothing was deleted.")
+
+
+def status(
+    config: ConfigOpt = None,
+    stage: StageOpt = None,
+    name: NameOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointUrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Each resource of the stack with its id and state, the endpoint and stored connections.
+
+    Exit code 0 when the stack is deployed (even if out of date), 1 when absent or partial."""
+    spec = resolve_spec(config, name=name, stage=stage, region=region)
+    from wsctl.aws import deploy
+
+    client = _aws_client(spec, profile, endpoint_url)
+    token = state.load_token(spec.stack) if spec.auth == "token" else None
+    found = deploy.status(client, spec, token_digest=auth.token_digest(token) if token else None)
+    if as_json:
+        typer.echo(json.dumps(found.as_dict(), indent=2))
+    else:
+        _print_status(found)
+    if not found.present:
+        raise typer.Exit(1)
+
+
+def _print_status(found) -> None:
+    from rich.table import Table
+
+    summary = {
+        "deployed": "is deployed",
+        "out of date": "is deployed but out of date: run 'wsctl up'",
+        "partial": "is partially deployed: run 'wsctl up' to finish, or 'wsctl down'",
+        "absent": "is not deployed: run 'wsctl up'",
+    }[found.state]
+    out.print(f"Stack {found.stack} in {found.region} {summary}.")
+    if found.state == "absent":
+        return
+    if found.endpoint:
+        out.print(f"WebSocket URL:   {escape(found.endpoint.url)}")
+        out.print(f"Management URL:  {escape(found.endpoint.management_url)}")
+    if found.connections is not None:
+        out.print(f"Connections:     {found.connections} stored")
+    table = Table("resource", "name", "id", "state", box=None, pad_edge=False)
+    for row in found.resources:
+        table.add_row(row.kind, escape(row.name), escape(row.id or "-"), row.state)
+    out.print(table)
+
+
+def logs(
+    config: ConfigOpt = None,
+    stage: StageOpt = None,
+    name: NameOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointUrlOpt = None,
+    follow: FollowOpt = False,
+    since: SinceOpt = "10m",
+    function: FunctionOpt = None,
+) -> None:
+    """The functions' CloudWatch log events in time order; --follow polls until Ctrl-C."""
+    spec = resolve_spec(config, name=name, stage=stage, region=region)
+    from wsctl.aws import logs as stack_logs
+
+    start_ms = int((time.time() - stack_logs.parse_since(since)) * 1000)
+    if function is not None and function not in spec.functions:
+        defined = ", ".join(sorted(spec.functions))
+        raise ConfigError(f"--function {function!r}: no such function; defined: {defined}")
+    chosen = [function] if function else sorted(spec.functions)
+    groups = {fn: naming.log_group_name(spec, fn) for fn in chosen}
+    client = _aws_client(spec, profile, endpoint_url)
+    if follow:
+        stack_logs.follow(client, groups, start_ms, _print_log_line)
+        return
+    for line in stack_logs.fetch(client, groups, start_ms):
+        _print_log_line(line)
+
+
+def _print_log_line(line) -> None:
+    at = datetime.fromtimestamp(line.timestamp_ms / 1000, tz=UTC)
+    stamp = at.strftime("%Y-%m-%d %H:%M:%S.") + f"{line.timestamp_ms % 1000:03d}"
+    out.print(f"{stamp} [bold]{escape(line.function)}[/] {escape(line.message)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("status")(status)
+    app.command("logs")(logs)
