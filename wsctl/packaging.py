@@ -8,6 +8,10 @@ Dependencies from ``requirements.txt`` (see ``wsctl.dependencies``) sit at the r
 beside the code, as Lambda expects. When a code file and a dependency file have the same path,
 the code file wins: the user's own module is what they wrote and tested locally, and the
 shadowed paths are reported in ``Package.shadowed`` so the caller can say so.
+
+Built zips are kept under ``$WSCTL_HOME/cache/packages`` by a digest of the code's content and
+the dependencies' cache key, so an unchanged ``up`` reads its package back instead of
+compressing the dependencies again (the last few packages are kept).
 """
 
 from __future__ import annotations
@@ -15,19 +19,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
+import os
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from wsctl import state
 from wsctl.config import ServiceSpec
-from wsctl.dependencies import DependencyInstaller
+from wsctl.dependencies import DependencyInstaller, InstalledDependencies
 from wsctl.errors import WsctlError
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"}
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 _MB = 1024 * 1024
+# Bump when the zip layout changes, so old cached packages are not reused.
+_PACKAGE_LAYOUT = "wsctl-package-1"
+KEPT_PACKAGES = 8
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class Package:
     unzipped_size: int = 0
     shadowed: tuple[str, ...] = ()
     dependencies_cached: bool | None = None  # None: the service declares no dependencies
+    from_cache: bool = False  # read back from the package cache, not zipped again
 
     @property
     def sha256(self) -> str:
@@ -72,6 +84,10 @@ def _entries(root: Path) -> dict[str, Path]:
     return {path.relative_to(root).as_posix(): path for path in source_files(root)}
 
 
+def _mode(path: Path) -> int:
+    return 0o755 if path.stat().st_mode & 0o111 else 0o644
+
+
 def _zip(entries: dict[str, Path]) -> tuple[bytes, int]:
     buffer = io.BytesIO()
     unzipped = 0
@@ -81,8 +97,7 @@ def _zip(entries: dict[str, Path]) -> tuple[bytes, int]:
             data = path.read_bytes()
             unzipped += len(data)
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
-            executable = path.stat().st_mode & 0o111
-            info.external_attr = (0o755 if executable else 0o644) << 16
+            info.external_attr = _mode(path) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
     return buffer.getvalue(), unzipped
@@ -122,6 +137,72 @@ def _unzipped_total(paths: Iterable[Path]) -> int:
     return sum(path.stat().st_size for path in paths)
 
 
+def package_key(code: dict[str, Path], installed: InstalledDependencies | None) -> str:
+    """What the zip is a function of: the code's names, modes and bytes, and the dependencies
+    (their directory is named by its own content key and never changes once installed)."""
+    digest = hashlib.sha256(
+        f"{_PACKAGE_LAYOUT}\0{installed.directory.name if installed else ''}".encode()
+    )
+    for name in sorted(code):
+        path = code[name]
+        digest.update(f"\0{name}\0{_mode(path):o}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _cache_dir() -> Path:
+    return state.home() / "cache" / "packages"
+
+
+def _load_cached(key: str) -> Package | None:
+    zip_path, facts_path = _cache_dir() / f"{key}.zip", _cache_dir() / f"{key}.json"
+    try:
+        facts = json.loads(facts_path.read_text(encoding="utf-8"))
+        data = zip_path.read_bytes()
+        os.utime(zip_path)  # recently used: kept by pruning
+    except (OSError, ValueError):
+        return None
+    if not isinstance(facts, dict) or facts.get("sha256") != hashlib.sha256(data).hexdigest():
+        return None
+    return Package(
+        data=data,
+        unzipped_size=int(facts.get("unzipped", 0)),
+        shadowed=tuple(facts.get("shadowed", ())),
+        from_cache=True,
+    )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _store(key: str, package: Package) -> None:
+    """Keep ``package`` for the next build; a cache that cannot be written is only slower."""
+    directory = _cache_dir()
+    facts = {
+        "sha256": hashlib.sha256(package.data).hexdigest(),
+        "unzipped": package.unzipped_size,
+        "shadowed": list(package.shadowed),
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _atomic_write(directory / f"{key}.zip", package.data)
+        _atomic_write(directory / f"{key}.json", json.dumps(facts).encode())
+        zips = sorted(directory.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in zips[KEPT_PACKAGES:]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".json").unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def build_package(
     spec: ServiceSpec,
     *,
@@ -130,19 +211,28 @@ def build_package(
 ) -> Package:
     """The zip every function of the stack is deployed from (they share one code directory).
 
-    Installs ``requirements.txt`` for Lambda first (from the cache when unchanged).
+    Installs ``requirements.txt`` for Lambda first (from the cache when unchanged), and reuses
+    the zip of an earlier identical build.
     """
     installed = (installer or DependencyInstaller()).install(spec)
+    dependencies_cached = installed.cached if installed else None
     code = _entries(spec.code_dir)
+    key = package_key(code, installed)
+    cached = _load_cached(key)
+    if cached is not None:
+        check_limits(cached.size, cached.unzipped_size, limits)
+        return replace(cached, dependencies_cached=dependencies_cached)
     dependencies = _entries(installed.directory) if installed else {}
     entries, shadowed = merge_entries(code, dependencies)
     # Checked before zipping too: a tree far over the limit is not worth compressing.
     check_limits(0, _unzipped_total(entries.values()), limits)
     data, unzipped = _zip(entries)
     check_limits(len(data), unzipped, limits)
-    return Package(
+    package = Package(
         data=data,
         unzipped_size=unzipped,
         shadowed=shadowed,
-        dependencies_cached=installed.cached if installed else None,
+        dependencies_cached=dependencies_cached,
     )
+    _store(key, package)
+    return package

@@ -9,15 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from wsctl import state
 from wsctl.config import parse_spec_file
 from wsctl.dependencies import DependencyInstaller, PipResult, run_pip
 from wsctl.errors import WsctlError
-from wsctl.packaging import PackageLimits, build_package, merge_entries
+from wsctl.packaging import KEPT_PACKAGES, PackageLimits, build_package, merge_entries
 
 CONFIG = """\
 [stack]
@@ -237,7 +239,7 @@ def test_pip_error_line_is_taken_from_an_injected_runner(service):
         build_package(parse_spec_file(service / "wsctl.toml"), installer=installer)
 
 
-def test_the_zip_is_deterministic(service, wheelhouse, pip):
+def test_the_zip_is_deterministic(service, wheelhouse, pip, isolated_environment):
     """Same input, same bytes: entries sorted, timestamps and modes fixed, whatever mtimes."""
     require(service, "tinypkg==1.0\n")
     spec = parse_spec_file(service / "wsctl.toml")
@@ -246,7 +248,9 @@ def test_the_zip_is_deterministic(service, wheelhouse, pip):
     handler.write_text(handler.read_text())  # new mtime, same content
     (service / "lambda_code" / "__pycache__").mkdir()
     (service / "lambda_code" / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    shutil.rmtree(isolated_environment / "cache" / "packages")  # zip it again for real
     second = build_package(spec, installer=installer_for(pip, wheelhouse))
+    assert not second.from_cache
     assert second.data == first.data
     infos = zipfile.ZipFile(io.BytesIO(first.data)).infolist()
     assert [i.filename for i in infos] == sorted(i.filename for i in infos)
@@ -301,3 +305,59 @@ def test_over_the_unzipped_limit_says_by_how_much(service):
     with pytest.raises(WsctlError) as caught:
         build_package(spec, limits=PackageLimits(zipped=10**9, unzipped=total - 10))
     assert "unzipped, 0.0 MB (10 bytes) over Lambda's" in str(caught.value)
+
+
+def test_the_same_code_elsewhere_zips_to_the_same_bytes(service, tmp_path_factory):
+    """A copy of the service in another directory, made later, packages identically."""
+    copy = tmp_path_factory.mktemp("copy") / "svc"
+    shutil.copytree(service, copy)
+    first = build_package(parse_spec_file(service / "wsctl.toml"))
+    (copy / "lambda_code" / "handler.py").touch()
+    shutil.rmtree(state.home() / "cache" / "packages")
+    second = build_package(parse_spec_file(copy / "wsctl.toml"))
+    assert not second.from_cache
+    assert second.data == first.data
+
+
+def test_an_unchanged_build_is_read_back_not_zipped_again(service, wheelhouse, pip):
+    """The second identical build comes from the package cache; a code change rebuilds."""
+    require(service, "tinypkg==1.0\n")
+    spec = parse_spec_file(service / "wsctl.toml")
+    first = build_package(spec, installer=installer_for(pip, wheelhouse))
+    again = build_package(spec, installer=installer_for(pip, wheelhouse))
+    assert (first.from_cache, again.from_cache) == (False, True)
+    assert again.data == first.data
+    assert (again.unzipped_size, again.shadowed) == (first.unzipped_size, first.shadowed)
+    (service / "lambda_code" / "handler.py").write_text("def default(event, context): 2\n")
+    changed = build_package(spec, installer=installer_for(pip, wheelhouse))
+    assert not changed.from_cache
+    assert changed.sha256 != first.sha256
+    assert len(pip.calls) == 1
+
+
+def test_a_cached_package_is_still_held_to_the_limits(service):
+    """Limits apply to a package read back from the cache too."""
+    spec = parse_spec_file(service / "wsctl.toml")
+    package = build_package(spec)
+    with pytest.raises(WsctlError, match="over Lambda's"):
+        build_package(spec, limits=PackageLimits(zipped=package.size - 1, unzipped=10**9))
+
+
+def test_a_corrupt_cached_package_is_rebuilt(service):
+    """A cached zip whose bytes do not match its recorded hash is ignored."""
+    spec = parse_spec_file(service / "wsctl.toml")
+    first = build_package(spec)
+    [cached] = (state.home() / "cache" / "packages").glob("*.zip")
+    cached.write_bytes(b"garbage")
+    again = build_package(spec)
+    assert not again.from_cache
+    assert again.data == first.data
+
+
+def test_the_package_cache_keeps_only_the_latest(service):
+    """Old packages are pruned: at most KEPT_PACKAGES zips stay."""
+    spec = parse_spec_file(service / "wsctl.toml")
+    for n in range(KEPT_PACKAGES + 3):
+        (service / "lambda_code" / "version.py").write_text(f"N = {n}\n")
+        build_package(spec)
+    assert len(list((state.home() / "cache" / "packages").glob("*.zip"))) == KEPT_PACKAGES
