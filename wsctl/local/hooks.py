@@ -43,6 +43,10 @@ def register(domain_name: str, stage: str, backend: ConnectionsBackend) -> None:
         _moto_users += 1
 
 
+def is_registered(domain_name: str, stage: str) -> bool:
+    return (domain_name, stage) in _backends
+
+
 def unregister(domain_name: str, stage: str) -> None:
     global _moto_users
     with _registry_lock:

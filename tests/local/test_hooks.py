@@ -1,0 +1,65 @@
+"""Management calls made in this process with https://{domainName}/{stage} are answered
+in-process by the emulator, as handlers' calls are."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from websockets.asyncio.client import connect
+
+from tests.local.conftest import events_of, next_json
+
+
+def _in_process_client(service):
+    # https: nothing listens with TLS on this port, so any answer comes from the hook.
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=f"https://127.0.0.1:{service.port}/{service.spec.stage}",
+        region_name="us-east-1",
+    )
+
+
+def test_in_process_post_get_delete(recorder):
+    """post/get/delete through the botocore hook reach the live connection."""
+    client = _in_process_client(recorder)
+
+    async def scenario():
+        async with connect(recorder.url) as ws:
+            await ws.send(json.dumps({"action": "echo"}))
+            await next_json(ws)
+            cid = events_of(recorder.spec, "CONNECT")[0]["requestContext"]["connectionId"]
+            await asyncio.to_thread(client.post_to_connection, ConnectionId=cid, Data=b"\xff\x00")
+            assert await ws.recv() == b"\xff\x00"  # not UTF-8: a binary frame
+            facts = await asyncio.to_thread(client.get_connection, ConnectionId=cid)
+            assert facts["Identity"]["SourceIp"] == "127.0.0.1"
+            assert facts["LastActiveAt"] >= facts["ConnectedAt"]
+            await asyncio.to_thread(client.delete_connection, ConnectionId=cid)
+            await asyncio.wait_for(ws.wait_closed(), 5)
+            assert ws.close_code == 1000
+
+    asyncio.run(scenario())
+
+
+def test_in_process_errors_carry_aws_codes(recorder):
+    """Unknown ids raise GoneException (410); oversize data PayloadTooLargeException (413)."""
+    client = _in_process_client(recorder)
+    with pytest.raises(ClientError) as gone:
+        client.get_connection(ConnectionId="unknown=")
+    assert gone.value.response["Error"]["Code"] == "GoneException"
+    assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+    with pytest.raises(client.exceptions.PayloadTooLargeException):
+        client.post_to_connection(ConnectionId="unknown=", Data=b"x" * (128 * 1024 + 1))
+
+
+def test_hook_is_gone_once_stopped(recorder):
+    """After stop, the endpoint is no longer answered in-process."""
+    from wsctl.local import hooks
+
+    domain = f"127.0.0.1:{recorder.port}"
+    assert hooks.is_registered(domain, recorder.spec.stage)
+    recorder.stop()
+    assert not hooks.is_registered(domain, recorder.spec.stage)

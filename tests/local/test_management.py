@@ -1,0 +1,134 @@
+"""The @connections HTTP endpoint on the WebSocket port (urllib and boto3 over HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from websockets.asyncio.client import connect
+
+from tests.local.conftest import events_of, next_json
+from wsctl.local.management import management_target
+
+
+def http(method: str, url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_management_target_parsing():
+    """/{stage}/@connections/{id}, '@' and the id percent-encoded or not; else None."""
+    assert management_target("/dev/@connections/abc=", "dev") == "abc="
+    assert management_target("/dev/%40connections/abc%3D", "dev") == "abc="
+    assert management_target("/dev/@connections/", "dev") == ""
+    assert management_target("/dev", "dev") is None
+    assert management_target("/prod/@connections/x", "dev") is None
+    assert management_target("/dev/connections/x", "dev") is None
+
+
+async def _connected(service) -> tuple[object, str]:
+    ws = await connect(service.url)
+    await ws.send(json.dumps({"action": "echo"}))
+    await next_json(ws)
+    return ws, events_of(service.spec, "CONNECT")[-1]["requestContext"]["connectionId"]
+
+
+def test_post_get_delete_over_http(recorder):
+    """POST delivers the body, GET describes the connection, DELETE closes it (204)."""
+
+    async def scenario():
+        ws, connection_id = await _connected(recorder)
+        url = f"{recorder.management_url}/{connection_id}"
+        status, _, body = await asyncio.to_thread(http, "POST", url, b'{"hello": 1}')
+        assert (status, body) == (200, b"")
+        assert await ws.recv() == '{"hello": 1}'
+        status, headers, body = await asyncio.to_thread(http, "GET", url)
+        facts = json.loads(body)
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        assert facts["identity"]["sourceIp"] == "127.0.0.1"
+        assert facts["identity"]["userAgent"].startswith("Python/")
+        assert facts["connectedAt"].endswith("Z") and facts["lastActiveAt"] >= facts["connectedAt"]
+        status, _, _ = await asyncio.to_thread(http, "DELETE", url)
+        assert status == 204
+        await ws.wait_closed()
+        status, _, _ = await asyncio.to_thread(http, "GET", url)
+        assert status == 410
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
+def test_unknown_connection_is_gone(recorder, method):
+    """An unknown id: 410 GoneException, with AWS's error header and a JSON body."""
+    data = b"x" if method == "POST" else None
+    status, headers, body = http(method, f"{recorder.management_url}/nobody%3D", data)
+    assert status == 410
+    assert headers["x-amzn-ErrorType"] == "GoneException"
+    assert "message" in json.loads(body)
+
+
+def test_payload_over_128k_is_413(recorder):
+    """A POST body over 128 KB: 413 PayloadTooLargeException, nothing delivered."""
+
+    async def scenario():
+        ws, connection_id = await _connected(recorder)
+        url = f"{recorder.management_url}/{connection_id}"
+        status, headers, _ = await asyncio.to_thread(http, "POST", url, b"x" * (128 * 1024 + 1))
+        assert status == 413 and headers["x-amzn-ErrorType"] == "PayloadTooLargeException"
+        status, _, _ = await asyncio.to_thread(http, "POST", url, b"x" * (128 * 1024))
+        assert status == 200
+        assert len(await ws.recv()) == 128 * 1024
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_other_methods_are_forbidden(recorder):
+    """PUT on @connections is not an operation: 403 ForbiddenException."""
+    status, headers, _ = http("PUT", f"{recorder.management_url}/x%3D", b"")
+    assert status == 403 and headers["x-amzn-ErrorType"] == "ForbiddenException"
+
+
+def test_boto3_client_over_http(recorder):
+    """boto3's apigatewaymanagementapi client, endpoint_url http://127.0.0.1:port/stage."""
+    client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=recorder.management_url.rsplit("/", 1)[0],
+        region_name="us-east-1",
+    )
+
+    async def scenario():
+        ws, connection_id = await _connected(recorder)
+        await asyncio.to_thread(client.post_to_connection, ConnectionId=connection_id, Data=b"hi")
+        assert await ws.recv() == "hi"
+        facts = await asyncio.to_thread(client.get_connection, ConnectionId=connection_id)
+        assert facts["Identity"]["SourceIp"] == "127.0.0.1"
+        await ws.close()
+
+    asyncio.run(scenario())
+    with pytest.raises(ClientError) as caught:
+        client.post_to_connection(ConnectionId="gone-connection=", Data=b"x")
+    assert caught.value.response["Error"]["Code"] == "GoneException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+
+
+def test_websocket_still_works_after_management_calls(recorder):
+    """HTTP requests on the port do not disturb WebSocket handshakes."""
+    for _ in range(5):
+        assert http("GET", f"{recorder.management_url}/none%3D")[0] == 410
+
+    async def scenario():
+        async with connect(recorder.url) as ws:
+            await ws.send(json.dumps({"action": "echo"}))
+            assert (await next_json(ws))["route"] == "echo"
+
+    asyncio.run(scenario())
