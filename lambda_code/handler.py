@@ -1,5 +1,116 @@
-# Placeholder so wsctl.toml loads while the service is being written; replaced by the real one.
-def connect(event, context): ...
-def disconnect(event, context): ...
-def default(event, context): ...
-def broadcast(event, context): ...
+"""Lambda entry points of the WebSocket service, one per function in wsctl.toml.
+
+- ``connect`` ($connect): checks the token when one is configured, stores the connection.
+- ``disconnect`` ($disconnect): deletes the connection's record, best effort.
+- ``default`` (send, list, whoami, $default) and ``broadcast``: read the client's frame and
+  act on it; every reply goes back through the API Gateway management API.
+
+Environment: ``WSCTL_TABLE`` (the connections table), ``WSCTL_STACK``, optionally
+``WSCTL_TOKEN_SHA256`` (hex SHA-256 of the connect token), and AWS's usual region variables.
+The same code runs on Lambda and in wsctl's local emulator, which may call these functions
+from several threads at once: nothing here keeps per-invocation state at module level.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import api_events
+import aws_clients
+import connect_auth
+import messaging
+from connection_store import ConnectionRecord, ConnectionStore
+from service_actions import Service, reply
+
+TABLE_ENV = "WSCTL_TABLE"
+TOKEN_DIGEST_ENV = "WSCTL_TOKEN_SHA256"
+
+logger = logging.getLogger("wsctl.service")
+if logger.level == logging.NOTSET:
+    # Lambda's root logger shows WARNING and above; the service's own lines are INFO.
+    logger.setLevel(logging.INFO)
+
+OK = {"statusCode": 200}
+
+
+def _store() -> ConnectionStore:
+    return ConnectionStore(aws_clients.dynamodb(), os.environ[TABLE_ENV])
+
+
+def connect(event: dict[str, Any], context: Any) -> dict[str, int]:
+    connection_id = api_events.connection_id(event)
+    if not connect_auth.is_authorized(event, os.environ.get(TOKEN_DIGEST_ENV)):
+        logger.warning("connect %s refused: no valid token presented", connection_id)
+        return {"statusCode": 401}
+    if connection_id is None:
+        logger.warning("connect event without a connectionId: refused")
+        return {"statusCode": 400}
+    caller = api_events.caller(event)
+    record = ConnectionRecord(
+        connection_id=connection_id,
+        connected_at=api_events.connected_at_ms(event),
+        source_ip=caller.source_ip if caller else None,
+        user_agent=caller.user_agent if caller else None,
+    )
+    try:
+        _store().put(record)
+    except Exception:
+        # A connection without a record would never receive a broadcast: refuse it instead.
+        logger.exception("connect %s: storing the connection failed", connection_id)
+        return {"statusCode": 500}
+    logger.info("connect %s from %s", connection_id, record.source_ip)
+    return OK
+
+
+def disconnect(event: dict[str, Any], context: Any) -> dict[str, int]:
+    connection_id = api_events.connection_id(event)
+    if connection_id is None:
+        return OK
+    try:
+        _store().delete(connection_id)
+    except Exception:
+        # Best effort, as on AWS: the next broadcast's 410 or the record's ttl cleans it up.
+        logger.exception("disconnect %s: deleting the record failed", connection_id)
+    else:
+        logger.info("disconnect %s", connection_id)
+    return OK
+
+
+def _on_message(event: dict[str, Any]) -> dict[str, int]:
+    caller = api_events.caller(event)
+    endpoint = api_events.management_endpoint(event)
+    if caller is None or endpoint is None:
+        logger.warning("message event without connectionId, domainName or stage: ignored")
+        return OK
+    try:
+        management = aws_clients.management(endpoint)
+    except Exception:
+        logger.exception("message from %s: no management API client", caller.connection_id)
+        return OK
+    try:
+        request = messaging.parse_request(*api_events.body(event))
+        Service(_store(), management).perform(caller, request)
+    except messaging.ProtocolError as error:
+        reply(management, caller, messaging.error_for(error))
+    except Exception:
+        logger.exception("message from %s failed", caller.connection_id)
+        reply(
+            management,
+            caller,
+            messaging.error_frame(
+                messaging.INTERNAL, "The service could not handle this message; try again."
+            ),
+        )
+    return OK
+
+
+def default(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """send, list, whoami, and anything else a client sends (``$default``)."""
+    return _on_message(event)
+
+
+def broadcast(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """The broadcast route; any other frame reaching it is answered as ``default`` would."""
+    return _on_message(event)

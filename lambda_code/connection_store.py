@@ -1,0 +1,129 @@
+"""The connections table: one DynamoDB item per open connection, keyed by ``connectionId``.
+
+Items carry ``connectedAt`` (epoch ms), ``sourceIp``, ``userAgent`` and ``ttl`` (epoch
+seconds). API Gateway closes a connection after 2 hours, so ``ttl`` is that plus a margin:
+DynamoDB's TTL then removes records whose ``$disconnect`` never ran. TTL deletion is lazy
+(it can lag by days), so readers skip expired items themselves (``live``).
+
+Uses the low-level client, which is thread-safe (boto3 resources are not): fan-out workers
+delete stale records concurrently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+CONNECTION_LIFETIME_SECONDS = 2 * 60 * 60
+TTL_MARGIN_SECONDS = 5 * 60
+
+
+def expiry_for(connected_at_ms: int) -> int:
+    """The ``ttl`` of a connection opened at ``connected_at_ms``: its latest possible end."""
+    return connected_at_ms // 1000 + CONNECTION_LIFETIME_SECONDS + TTL_MARGIN_SECONDS
+
+
+@dataclass(frozen=True)
+class ConnectionRecord:
+    connection_id: str
+    connected_at: int
+    source_ip: str | None = None
+    user_agent: str | None = None
+    ttl: int | None = None
+
+    def is_expired(self, now_seconds: float) -> bool:
+        return self.ttl is not None and self.ttl <= now_seconds
+
+    def to_item(self) -> dict[str, dict[str, str]]:
+        item = {
+            "connectionId": {"S": self.connection_id},
+            "connectedAt": {"N": str(self.connected_at)},
+            "ttl": {"N": str(self.ttl if self.ttl is not None else expiry_for(self.connected_at))},
+        }
+        if self.source_ip is not None:
+            item["sourceIp"] = {"S": self.source_ip}
+        if self.user_agent is not None:
+            item["userAgent"] = {"S": self.user_agent}
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> ConnectionRecord:
+        """Tolerant of items written by other code: absent or odd attributes become None/0."""
+        return cls(
+            connection_id=_string(item, "connectionId") or "",
+            connected_at=_number(item, "connectedAt") or 0,
+            source_ip=_string(item, "sourceIp"),
+            user_agent=_string(item, "userAgent"),
+            ttl=_number(item, "ttl"),
+        )
+
+    def public(self) -> dict[str, Any]:
+        """What clients see in a ``connections`` frame."""
+        return {
+            "connectionId": self.connection_id,
+            "connectedAt": self.connected_at,
+            "sourceIp": self.source_ip,
+            "userAgent": self.user_agent,
+        }
+
+
+def _string(item: dict[str, Any], name: str) -> str | None:
+    value = item.get(name, {}).get("S")
+    return value if isinstance(value, str) else None
+
+
+def _number(item: dict[str, Any], name: str) -> int | None:
+    try:
+        return int(Decimal(item[name]["N"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def live(records: Iterable[ConnectionRecord], now_seconds: float) -> Iterator[ConnectionRecord]:
+    """The records whose ``ttl`` has not passed (DynamoDB may not have deleted the rest yet)."""
+    return (record for record in records if not record.is_expired(now_seconds))
+
+
+# Only what fan-out needs: the whole item would cost transfer for nothing.
+FAN_OUT_ATTRIBUTES = ("connectionId", "ttl")
+
+
+class ConnectionStore:
+    """Put, get, delete and scan connection records in one table."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self.table = table
+
+    def put(self, record: ConnectionRecord) -> None:
+        self._client.put_item(TableName=self.table, Item=record.to_item())
+
+    def delete(self, connection_id: str) -> None:
+        self._client.delete_item(TableName=self.table, Key={"connectionId": {"S": connection_id}})
+
+    def get(self, connection_id: str) -> ConnectionRecord | None:
+        response = self._client.get_item(
+            TableName=self.table, Key={"connectionId": {"S": connection_id}}
+        )
+        item = response.get("Item")
+        return ConnectionRecord.from_item(item) if item else None
+
+    def scan(self, attributes: Iterable[str] = ()) -> Iterator[ConnectionRecord]:
+        """Every record, page after page (DynamoDB stops each page at 1 MB)."""
+        request: dict[str, Any] = {"TableName": self.table}
+        names = tuple(attributes)
+        if names:
+            # "ttl" is a DynamoDB reserved word, so every name goes through a placeholder.
+            placeholders = {f"#a{index}": name for index, name in enumerate(names)}
+            request["ProjectionExpression"] = ", ".join(placeholders)
+            request["ExpressionAttributeNames"] = placeholders
+        while True:
+            page = self._client.scan(**request)
+            for item in page.get("Items", ()):
+                yield ConnectionRecord.from_item(item)
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            request["ExclusiveStartKey"] = last_key
