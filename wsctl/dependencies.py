@@ -145,7 +145,7 @@ class DependencyInstaller:
     tests count pip runs and install from local wheels without a network.
     """
 
-    runner: PipRunner = run_pip
+    runner: PipRunner | None = None  # default: run_pip, looked up when pip runs
     pip_args: Sequence[str] = ()
     cache_root: Path | None = None
     pip_runs: int = field(default=0, init=False)
@@ -188,7 +188,7 @@ class DependencyInstaller:
             requirements, target, spec.runtime, spec.architecture, extra=self.pip_args
         )
         self.pip_runs += 1
-        result = self.runner(args)
+        result = (self.runner or run_pip)(args)
         if result.returncode != 0:
             raise WsctlError(
                 f"Installing {requirements.name} for Lambda ({spec.runtime}, "

@@ -150,7 +150,18 @@ def test_init_beside_unrelated_files_keeps_them(cli, tmp_path):
 
 
 # Every command that loads wsctl.toml reports a broken file the same way.
-SPEC_COMMANDS = [["validate"], ["token"]]
+SPEC_COMMANDS = [
+    ["validate"],
+    ["token"],
+    ["up"],
+    ["up", "--local", "--port", "0"],
+    ["down", "--yes"],
+    ["status"],
+    ["logs"],
+    ["connections"],
+    ["send", "hello"],
+    ["broadcast", "hello"],
+]
 
 BREAKAGES = [
     ('stage = "dev"', 'stage = "dev"\nflavour = "x"', "unknown key 'flavour'"),

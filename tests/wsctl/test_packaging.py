@@ -13,7 +13,10 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import boto3
+import botocore.handlers
 import pytest
+from moto import mock_aws
 
 from wsctl import state
 from wsctl.config import parse_spec_file
@@ -361,3 +364,38 @@ def test_the_package_cache_keeps_only_the_latest(service):
         (service / "lambda_code" / "version.py").write_text(f"N = {n}\n")
         build_package(spec)
     assert len(list((state.home() / "cache" / "packages").glob("*.zip"))) == KEPT_PACKAGES
+
+
+def test_up_deploys_the_requirements_and_a_second_up_installs_nothing(
+    cli, service, wheelhouse, monkeypatch
+):
+    """`up` ships tinypkg in the function's code; the next `up` runs no pip and uploads nothing."""
+    pip = CountingPip()
+    monkeypatch.setattr("wsctl.dependencies.run_pip", pip)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse))
+    operations: list[str] = []
+    # Every botocore session wsctl creates records its calls (moto hooks in the same way).
+    record = ("before-call.lambda", lambda model, **kwargs: operations.append(model.name))
+    monkeypatch.setattr(
+        botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS, record]
+    )
+    require(service, "tinypkg==1.0\n")
+    spec = parse_spec_file(service / "wsctl.toml")
+    config = str(service / "wsctl.toml")
+    with mock_aws():
+        first = cli("up", "--config", config)
+        assert first.exit_code == 0, first.stderr
+        assert len(pip.calls) == 1
+        assert "CreateFunction" in operations
+        lam = boto3.client("lambda", region_name="us-east-1")
+        deployed = lam.get_function(FunctionName="svc-dev-default")["Configuration"]
+        operations.clear()
+        second = cli("up", "--config", config)
+        assert second.exit_code == 0, second.stderr
+    assert len(pip.calls) == 1
+    assert operations and "UpdateFunctionCode" not in operations
+    package = build_package(spec)
+    assert package.from_cache
+    assert deployed["CodeSha256"] == package.sha256
+    assert read_member(package.data, "tinypkg/__init__.py") == "VERSION = '1.0'\n"
