@@ -1,0 +1,119 @@
+"""``run_foreground`` and ``stop``: the process behind ``wsctl up --local`` / ``down --local``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.local.conftest import events_of, eventually, next_json
+from wsctl import state
+from wsctl.local import serve
+
+RUNNER = """
+import sys
+from pathlib import Path
+from wsctl.config import parse_spec_file
+from wsctl.local.serve import run_foreground
+
+spec = parse_spec_file(Path(sys.argv[1]))
+sys.exit(run_foreground(spec, port=0, auth_token=None))
+"""
+
+
+def _start(spec) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(spec.source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        eventually(lambda: state.load_local(spec.stack) or process.poll() is not None, 30)
+    except AssertionError:
+        process.kill()
+        raise
+    assert process.poll() is None, process.communicate()
+    return process
+
+
+def _connected_client(url: str):
+    async def scenario():
+        ws = await connect(url)
+        await ws.send(json.dumps({"action": "echo"}))
+        await next_json(ws)
+        return ws
+
+    return scenario
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_runs_disconnect_and_exits_0(recorder_spec):
+    """SIGINT: open connections get 1001, $disconnect runs, the record goes, exit 0."""
+    process = _start(recorder_spec)
+    try:
+        record = state.load_local(recorder_spec.stack)
+        assert record is not None and record.pid == process.pid
+        assert record.url.startswith("ws://127.0.0.1:") and record.url.endswith("/test")
+
+        async def scenario():
+            ws = await _connected_client(record.url)()
+            process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(ws.wait_closed(), 20)
+            assert ws.close_code == 1001
+
+        asyncio.run(scenario())
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert record.url in stdout and "/@connections" in stdout
+    assert "Traceback" not in stderr
+    disconnect = events_of(recorder_spec, "DISCONNECT")
+    assert [e["requestContext"]["disconnectStatusCode"] for e in disconnect] == [1001]
+    assert state.load_local(recorder_spec.stack) is None
+
+
+@pytest.mark.timeout(60)
+def test_stop_from_another_process(recorder_spec):
+    """stop() finds the running service through its record, ends it, and reports it."""
+    process = _start(recorder_spec)
+    # Our own child stays a zombie (its pid alive) until reaped: reap it as another shell would.
+    reaper = threading.Thread(target=process.wait, daemon=True)
+    reaper.start()
+    try:
+        assert serve.stop(recorder_spec) is True
+        reaper.join(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert state.load_local(recorder_spec.stack) is None
+    assert serve.stop(recorder_spec) is False
+
+
+def test_stale_record_is_not_trusted(recorder_spec):
+    """A record left by a process that died is detected: stop() says nothing runs."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    state.save_local(
+        state.LocalRecord(
+            stack=recorder_spec.stack,
+            pid=dead.pid,
+            port=1,
+            stage="test",
+            url="ws://127.0.0.1:1/test",
+            management_url="http://127.0.0.1:1/test/@connections",
+            started_at=time.time(),
+        )
+    )
+    assert serve.stop(recorder_spec) is False
+    assert not (state.home() / "local" / f"{recorder_spec.stack}.json").exists()
