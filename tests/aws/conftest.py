@@ -1,0 +1,68 @@
+"""Fixtures for the AWS deployer: moto in-process, a small service of our own, and botocore
+event hooks that count or break AWS calls the way a real account would see them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import botocore.handlers
+import botocore.loaders
+import botocore.session
+import moto  # noqa: F401  (moto registers its botocore stubber on import)
+import pytest
+from aws_testing import Breaker, CallLog, Service, write_service
+from moto import mock_aws
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shared_botocore_loader():
+    """One botocore data loader for every session the tests create: each wsctl command makes
+    its own boto3 session, and re-reading the service models costs ~0.3 s each time."""
+    loader = botocore.loaders.create_loader()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", lambda *args, **kwargs: loader)
+        yield
+
+
+@pytest.fixture
+def service(tmp_path) -> Service:
+    return write_service(tmp_path / "svc")
+
+
+@pytest.fixture
+def aws():
+    """An empty in-process AWS account (moto) for the test."""
+    with mock_aws():
+        yield
+
+
+def _install(monkeypatch, event: str, handler: Callable, first: bool = False) -> None:
+    """Register ``handler`` on every botocore session created from now on (as moto does)."""
+    spec = (event, handler, botocore.handlers.REGISTER_FIRST) if first else (event, handler)
+    monkeypatch.setattr(
+        botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS, spec]
+    )
+
+
+@pytest.fixture
+def call_log(monkeypatch) -> CallLog:
+    log = CallLog()
+
+    def record(model, **kwargs):
+        log.calls.append((model.service_model.service_name, model.name))
+
+    _install(monkeypatch, "before-call", record)
+    return log
+
+
+@pytest.fixture
+def breaker(monkeypatch) -> Breaker:
+    breaker = Breaker()
+    _install(monkeypatch, "before-call", breaker)
+    return breaker
+
+
+@pytest.fixture
+def install_hook(monkeypatch):
+    """``install_hook(event, handler, first=False)`` for one test."""
+    return lambda event, handler, first=False: _install(monkeypatch, event, handler, first)
