@@ -19,12 +19,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
+
 from wsctl import state
 from wsctl.config import ServiceSpec
+from wsctl.console import err
 from wsctl.errors import WsctlError
 
 # Lambda's Python runtimes and the glibc of the Amazon Linux they run on: python3.11 runs on
@@ -148,6 +152,7 @@ class DependencyInstaller:
     runner: PipRunner | None = None  # default: run_pip, looked up when pip runs
     pip_args: Sequence[str] = ()
     cache_root: Path | None = None
+    console: Console | None = None  # where pip's progress is told (default: stderr)
     pip_runs: int = field(default=0, init=False)
 
     def root(self) -> Path:
@@ -162,7 +167,8 @@ class DependencyInstaller:
             text = requirements.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise WsctlError(f"{requirements}: cannot read it: {exc}") from None
-        if not requirement_lines(text):
+        wanted = requirement_lines(text)
+        if not wanted:
             return None
         final = self.root() / cache_key(text, spec.runtime, spec.architecture)
         if final.is_dir():
@@ -171,6 +177,13 @@ class DependencyInstaller:
         # Install beside the final place and rename, so an interrupted install is never
         # mistaken for a complete one.
         staging = Path(tempfile.mkdtemp(prefix=f".{final.name[:12]}-", dir=final.parent))
+        console = self.console or err
+        console.print(
+            f"Installing {len(wanted)} requirement(s) of {requirements.name} for Lambda "
+            f"({spec.runtime}, {spec.architecture}); cached for the next builds",
+            markup=False,
+        )
+        started = time.monotonic()
         try:
             self._pip(requirements, staging, spec)
             shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: our shebang
@@ -181,6 +194,7 @@ class DependencyInstaller:
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        console.print(f"Installed in {time.monotonic() - started:.1f} s", markup=False)
         return InstalledDependencies(final, cached=False)
 
     def _pip(self, requirements: Path, target: Path, spec: ServiceSpec) -> None:

@@ -14,6 +14,7 @@ from wsctl.packaging import source_files
 EXPECTED_FILES = {
     "wsctl.toml",
     "README.md",
+    ".gitignore",
     "tests/test_service.py",
     "lambda_code/requirements.txt",
 } | {

@@ -17,6 +17,7 @@ import boto3
 import botocore.handlers
 import pytest
 from moto import mock_aws
+from rich.console import Console
 
 from wsctl import state
 from wsctl.config import parse_spec_file
@@ -399,3 +400,20 @@ def test_up_deploys_the_requirements_and_a_second_up_installs_nothing(
     assert package.from_cache
     assert deployed["CodeSha256"] == package.sha256
     assert read_member(package.data, "tinypkg/__init__.py") == "VERSION = '1.0'\n"
+
+
+def test_installing_says_what_it_does_and_a_cache_hit_says_nothing(service, wheelhouse, pip):
+    """A pip run is announced on the console (it can take a while); a cache hit is silent."""
+    require(service, "tinypkg==1.0\nclashpkg==1.0\n")
+    spec = parse_spec_file(service / "wsctl.toml")
+    said = io.StringIO()
+    installer = installer_for(pip, wheelhouse)
+    installer.console = Console(file=said, width=200)
+    build_package(spec, installer=installer)
+    assert "Installing 2 requirement(s) of requirements.txt for Lambda (python3.12, x86_64)" in (
+        said.getvalue()
+    )
+    said.truncate(0)
+    said.seek(0)
+    build_package(spec, installer=installer)
+    assert said.getvalue() == ""

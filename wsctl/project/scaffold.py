@@ -26,6 +26,7 @@ from wsctl.project.render import render_config, stack_name_for
 
 TEST_FILE = "tests/test_service.py"
 README_FILE = "README.md"
+GITIGNORE_FILE = ".gitignore"
 REQUIREMENTS_FILE = f"{CODE_DIR}/requirements.txt"
 
 
@@ -74,6 +75,7 @@ def plan_service(
         REQUIREMENTS_FILE: _template("requirements.txt", values),
         TEST_FILE: _template("test_service.py", values),
         README_FILE: _template("README.md", values),
+        GITIGNORE_FILE: _template("gitignore", values),
     }
     planned = {f.path for f in files}
     files += [NewFile(path, content) for path, content in extras.items() if path not in planned]
