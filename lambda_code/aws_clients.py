@@ -28,7 +28,7 @@ DYNAMODB_CONFIG = Config(
 # fanout.post retries 429 itself; botocore retrying too would multiply the attempts made
 # against an API that is already throttling, and could post a frame twice after a timeout.
 MANAGEMENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 1},
+    retries={"mode": "standard", "total_max_attempts": 1},
     max_pool_connections=FAN_OUT_WORKERS,
 )
 

@@ -120,7 +120,7 @@ def disconnect_event(connection_id: str) -> dict[str, Any]:
     }
 
 
-class _Body(io.BytesIO):
+class ResponseBody(io.BytesIO):
     def stream(self, **_: Any):
         yield self.getvalue()
 
@@ -176,7 +176,7 @@ class FakeGateway:
                 code = ERROR_BODIES.get(status, "InternalServerError")
                 parsed = {"Error": {"Code": code, "Message": f"{status} from the fake gateway"}}
             parsed["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": {}}
-            return AWSResponse(url, status, {}, _Body(b"")), parsed
+            return AWSResponse(url, status, {}, ResponseBody(b"")), parsed
         finally:
             with self._lock:
                 self.in_flight -= 1
