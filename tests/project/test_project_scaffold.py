@@ -9,7 +9,9 @@ import pytest
 
 from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
 from wsctl.dependencies import requirement_lines
+from wsctl.errors import WsctlError
 from wsctl.packaging import source_files
+from wsctl.project.scaffold import NewFile, NewService, write_service
 
 EXPECTED_FILES = {
     "wsctl.toml",
@@ -254,3 +256,29 @@ def test_validate_names_functions_no_route_calls(cli, service):
         handle.write('\n[functions.greeter]\nhandler = "greet.hello"\n')
     result = cli("validate")
     assert "not called by any route: greeter" in result.stdout
+
+
+def test_a_failure_midway_leaves_nothing_behind(tmp_path):
+    """If a write fails after others succeeded, what init created is removed again."""
+    target = tmp_path / "svc"
+    target.mkdir()
+    (target / "mine.txt").write_text("keep\n")
+    spec = parse_spec_file(bundled_service_dir() / CONFIG_FILE)
+    # "deep/x" is written as a file, so "deep/x/y" cannot be created under it.
+    plan = NewService(
+        target,
+        spec,
+        (NewFile("deep/a.txt", b"1"), NewFile("deep/x", b"2"), NewFile("deep/x/y", b"3")),
+    )
+    with pytest.raises(WsctlError, match="nothing was left behind"):
+        write_service(plan)
+    assert tree(target) == {"mine.txt": b"keep\n"}
+    assert sorted(p.name for p in target.iterdir()) == ["mine.txt"]
+
+
+def test_a_directory_name_the_file_system_refuses_is_one_line(cli, tmp_path):
+    """A DIR name too long for the file system fails with one line, not a traceback."""
+    result = cli("init", str(tmp_path / ("n" * 300)))
+    assert result.exit_code == 1
+    assert "Cannot use" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -87,20 +87,27 @@ def conflicts(service: NewService) -> list[Path]:
     found = []
     for new in service.files:
         target = service.directory / new.path
-        if target.exists() or target.is_symlink():
-            found.append(target)
-            continue
-        parent = target.parent
-        while parent != service.directory and not parent.exists():
-            parent = parent.parent
-        if parent.exists() and not parent.is_dir():
-            found.append(parent)
+        try:
+            if target.exists() or target.is_symlink():
+                found.append(target)
+                continue
+            parent = target.parent
+            while parent != service.directory and not parent.exists():
+                parent = parent.parent
+            if parent.exists() and not parent.is_dir():
+                found.append(parent)
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise WsctlError(f"Cannot use {target}: {exc.strerror}") from None
     return found
 
 
 def write_service(service: NewService) -> None:
     """Create the planned files; refuses (writing nothing) if any of them is in the way."""
-    if service.directory.exists() and not service.directory.is_dir():
+    try:
+        not_a_directory = service.directory.exists() and not service.directory.is_dir()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise WsctlError(f"Cannot use {service.directory}: {exc.strerror}") from None
+    if not_a_directory:
         raise ConfigError(f"{service.directory} exists and is not a directory")
     existing = conflicts(service)
     if existing:
@@ -109,19 +116,46 @@ def write_service(service: NewService) -> None:
             f"{existing[0]} already exists{more}; wsctl init never overwrites files: "
             "choose an empty directory or move it away"
         )
+    created: list[Path] = []  # files and directories made here, undone on failure
     try:
         for new in service.files:
             target = service.directory / new.path
-            target.parent.mkdir(parents=True, exist_ok=True)
+            created += _make_directories(target.parent)
             # O_EXCL: a file that appeared since the check is still never overwritten.
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            created.append(target)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(new.content)
-    except FileExistsError as exc:
-        raise ConfigError(
-            f"{exc.filename} already exists; wsctl init never overwrites files"
-        ) from None
     except OSError as exc:
+        _undo(created)
+        if isinstance(exc, FileExistsError):
+            raise ConfigError(
+                f"{exc.filename} already exists; wsctl init never overwrites files"
+            ) from None
         raise WsctlError(
-            f"Cannot create {exc.filename or service.directory}: {exc.strerror}"
+            f"Cannot create {exc.filename or service.directory}: {exc.strerror}; "
+            "nothing was left behind"
         ) from None
+
+
+def _make_directories(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; the ones created, outermost first."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir()
+    return list(reversed(missing))
+
+
+def _undo(created: list[Path]) -> None:
+    """Remove what ``write_service`` made, newest first; nothing else is touched."""
+    for path in reversed(created):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()  # only if still empty
+            else:
+                path.unlink()
+        except OSError:
+            continue
