@@ -100,17 +100,21 @@ def test_500_connect_disconnect_cycles_leave_no_records(bundled):
 
 
 def test_misbehaving_client_does_not_disturb_others(bundled):
-    """Garbage, unknown actions and an oversize frame from one client; others carry on."""
+    """Garbage, unknown actions, oversize and binary frames from clients; others carry on."""
 
     async def scenario():
         async with connect(bundled.url) as good, connect(bundled.url) as other:
             bad = await connect(bundled.url)
-            for junk in ("not json", "[]", '{"action": "fly"}', '{"action": "send"}', b"\x00"):
+            for junk in ("not json", "[]", '{"action": "fly"}', '{"action": "send"}'):
                 await bad.send(junk)
                 assert (await frame_of(bad, "error"))["error"]
             await bad.send("x" * (200 * 1024))
             await asyncio.wait_for(bad.wait_closed(), 5)
             assert bad.close_code == 1009
+            binary = await connect(bundled.url)
+            await binary.send(b"\x00")
+            await asyncio.wait_for(binary.wait_closed(), 5)
+            assert binary.close_code == 1003  # API Gateway refuses binary frames
             await good.send(json.dumps({"action": "broadcast", "message": "still here"}))
             assert (await frame_of(other, "broadcast"))["message"] == "still here"
             assert (await frame_of(good, "ack"))["delivered"] == 2

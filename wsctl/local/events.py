@@ -64,7 +64,7 @@ def select_route(routes: Iterable[str], body: str | None) -> str | None:
     if body is not None:
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting exhausts json's recursion
             document = None
         if isinstance(document, dict):
             action = document.get("action")

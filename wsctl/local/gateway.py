@@ -41,6 +41,8 @@ API_ID = "wsctllocal"  # 10 characters, like API Gateway's api ids
 # Messages of one connection handled at once; a client sending faster waits (TCP backpressure).
 MESSAGES_IN_FLIGHT = 16
 ABNORMAL = (1006, "Connection closed abnormally")
+# API Gateway does not accept binary frames from clients: it disconnects with 1003.
+BINARY_REFUSED = (1003, "Binary frames are not supported")
 
 
 class GatewayConnection(ServerConnection):
@@ -208,6 +210,10 @@ class Gateway:
                 except ConnectionClosed:
                     break
                 connection.touch()
+                if isinstance(message, bytes):
+                    self.backend.close(connection, BINARY_REFUSED)
+                    await websocket.wait_closed()  # nothing after it is routed, as on AWS
+                    break
                 await in_flight.acquire()
                 task = asyncio.create_task(self._message(connection, message))
                 self._tasks.add(task)
