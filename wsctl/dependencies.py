@@ -75,6 +75,37 @@ def requirement_lines(text: str) -> list[str]:
     return lines
 
 
+def _included_file(line: str) -> str | None:
+    """The file a ``-r``/``-c`` line (or its long form) pulls in, if the line is one."""
+    for flag in ("--requirement", "--constraint", "-r", "-c"):
+        if line.startswith(flag):
+            rest = line[len(flag) :]
+            if flag.startswith("--") and rest[:1] not in (" ", "="):
+                continue
+            return rest.lstrip(" =").strip() or None
+    return None
+
+
+def requirements_content(path: Path, seen: set[Path] | None = None) -> str:
+    """The requirements file and the files it includes (``-r``, ``-c``), as one text: the
+    install depends on all of them, so the cache key must too."""
+    seen = set() if seen is None else seen
+    resolved = path.resolve()
+    if resolved in seen:
+        return ""
+    seen.add(resolved)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WsctlError(f"{path}: cannot read it: {exc}") from None
+    parts = [text]
+    for line in requirement_lines(text):
+        included = _included_file(line)
+        if included and "://" not in included:  # pip fetches URLs itself
+            parts.append(f"\0{included}\0{requirements_content(path.parent / included, seen)}")
+    return "".join(parts)
+
+
 def pip_platforms(runtime: str, architecture: str) -> list[str]:
     """Platform tags of wheels that load on the runtime's Lambda image, newest glibc last."""
     arch = _MANYLINUX_ARCH[architecture]
@@ -163,14 +194,11 @@ class DependencyInstaller:
         requirements = spec.requirements_file
         if not requirements.is_file():
             return None
-        try:
-            text = requirements.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WsctlError(f"{requirements}: cannot read it: {exc}") from None
-        wanted = requirement_lines(text)
+        content = requirements_content(requirements)
+        wanted = requirement_lines(requirements.read_text(encoding="utf-8"))
         if not wanted:
             return None
-        final = self.root() / cache_key(text, spec.runtime, spec.architecture)
+        final = self.root() / cache_key(content, spec.runtime, spec.architecture)
         if final.is_dir():
             return InstalledDependencies(final, cached=True)
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,9 @@ from wsctl.dependencies import (
     pip_install_args,
     pip_platforms,
     requirement_lines,
+    requirements_content,
 )
+from wsctl.errors import WsctlError
 
 
 def test_every_runtime_wsctl_accepts_has_a_platform():
@@ -90,3 +92,24 @@ def test_cache_key_depends_on_content_runtime_and_architecture():
 def test_last_error_line(stdout, stderr, expected):
     """pip's last ERROR: line, else its last line, else its exit status."""
     assert last_error_line(PipResult(1, stdout, stderr)) == expected
+
+
+def test_requirements_content_includes_r_and_c_files(tmp_path: Path):
+    """Files pulled in by -r/-c (any spelling) are part of the content; cycles end."""
+    (tmp_path / "base.txt").write_text("a==1\n-r requirements.txt\n")
+    (tmp_path / "pins.txt").write_text("b==2\n")
+    main = tmp_path / "requirements.txt"
+    main.write_text("-r base.txt\n--constraint=pins.txt\nc==3\n")
+    content = requirements_content(main)
+    assert "a==1" in content and "b==2" in content and "c==3" in content
+    before = cache_key(content, "python3.12", "x86_64")
+    (tmp_path / "pins.txt").write_text("b==3\n")
+    assert cache_key(requirements_content(main), "python3.12", "x86_64") != before
+
+
+def test_a_missing_included_file_is_one_line(tmp_path: Path):
+    """-r naming a file that is not there is reported with its path."""
+    main = tmp_path / "requirements.txt"
+    main.write_text("-rmissing.txt\n")
+    with pytest.raises(WsctlError, match=r"missing\.txt: cannot read it"):
+        requirements_content(main)
