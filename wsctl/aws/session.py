@@ -27,11 +27,11 @@ class Target:
     endpoint_url: str | None = None
 
 
-def botocore_config(max_attempts: int | None = None) -> Config:
+def botocore_config(total_max_attempts: int | None = None) -> Config:
     """Standard retries (they cover TooManyRequests and LimitExceeded) and a sized pool."""
     retries: dict = {"mode": "standard"}
-    if max_attempts is not None:
-        retries["max_attempts"] = max_attempts
+    if total_max_attempts is not None:
+        retries["total_max_attempts"] = total_max_attempts
     return Config(retries=retries, max_pool_connections=MAX_POOL_CONNECTIONS)
 
 
