@@ -122,13 +122,16 @@ def test_a_frame_arriving_while_typing_does_not_corrupt_the_line(ws_server, term
 
 
 def test_slash_commands_speak_the_protocol_and_close_with_a_code(ws_server, terminal):
-    """/whoami sends the action and shows the reply; /close 4000 closes with that code."""
+    """/whoami sends the action and shows the reply, /ping shows the round trip, an unknown
+    command is refused, and /close 4000 closes with that code."""
     server = ws_server(fake_service())
     term = terminal(server.url)
     term.expect("Connected to")
     term.type("/whoami\r")
     term.expect('"connectionId": "conn-1"')
     assert json.loads(server.recorded.messages[0]) == {"action": "whoami"}
+    term.type("/ping\r")
+    term.expect("pong after")
     term.type("/nonsense\r")
     term.expect("unknown command /nonsense")
     term.type("/close 4000 done\r")
@@ -145,3 +148,17 @@ def test_a_server_close_ends_the_session_with_its_code_in_words(ws_server, termi
     term.type("trigger\r")
     assert term.wait() == 1
     term.expect("Connection closed: 1011 (internal error): crashed")
+
+
+def test_ctrl_c_closes_cleanly(ws_server, terminal):
+    """Ctrl-C at the prompt closes with 1000 and exits 0, without a traceback."""
+    server = ws_server(echo)
+    term = terminal(server.url)
+    term.expect("Connected to")
+    term.type("half a li")
+    term.expect("half a li")
+    term.type("\x03")
+    assert term.wait() == 0
+    term.expect("Connection closed: 1000 (OK)")
+    assert "Traceback" not in term.screen_text
+    assert server.recorded.messages == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from websockets.exceptions import (
 from websockets.frames import Frame, Opcode
 
 from wsctl.client import protocol
+from wsctl.client.close_codes import CLEAN_CLOSE, describe_close
 from wsctl.client.endpoint import Endpoint
 from wsctl.client.escaping import escape
 from wsctl.client.handshake import ConnectOptions, connect_kwargs
@@ -100,9 +102,33 @@ async def send_message(connection: ClientConnection, text: str) -> None:
     await connection.send(protocol.outgoing(text))
 
 
-def close_facts(connection: ClientConnection) -> tuple[int | None, str]:
-    """The close code and reason the server sent (None when the connection just dropped)."""
-    received = connection.protocol.close_rcvd
+@dataclass(frozen=True)
+class CloseOutcome:
+    """How a finished connection ended: the server's close code and reason (None when the
+    connection dropped without a close frame), and whether the server ended it."""
+
+    code: int | None
+    reason: str
+    by_server: bool
+
+    @property
+    def clean(self) -> bool:
+        """We closed it, or the server closed it with 1000."""
+        return not self.by_server or self.code == CLEAN_CLOSE
+
+    def describe(self) -> str:
+        return describe_close(self.code, self.reason)
+
+
+def close_outcome(connection: ClientConnection) -> CloseOutcome:
+    """How ``connection`` ended; call it once the connection is closed."""
+    protocol = connection.protocol
+    received = protocol.close_rcvd
+    # The server ended it if its close frame came before ours, or if nothing was ever sent by
+    # us (the connection dropped).
+    by_server = bool(received is not None and protocol.close_rcvd_then_sent) or (
+        protocol.close_sent is None
+    )
     if received is None:
-        return None, ""
-    return received.code, received.reason
+        return CloseOutcome(None, "", by_server)
+    return CloseOutcome(received.code, received.reason, by_server)

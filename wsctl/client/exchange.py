@@ -7,8 +7,7 @@ from collections.abc import Iterable
 
 from websockets.exceptions import ConnectionClosed
 
-from wsctl.client.close_codes import describe_close
-from wsctl.client.connection import close_facts, open_connection, send_message
+from wsctl.client.connection import close_outcome, open_connection, send_message
 from wsctl.client.endpoint import Endpoint
 from wsctl.client.handshake import ConnectOptions
 from wsctl.client.protocol import json_object
@@ -55,5 +54,4 @@ async def exchange(
         pass
     finally:
         await connection.close()
-    code, reason = close_facts(connection)
-    raise WsctlError(f"{describe_close(code, reason)} before the service replied")
+    raise WsctlError(f"{close_outcome(connection).describe()} before the service replied")

@@ -18,10 +18,9 @@ from rich.text import Text
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
 
 from wsctl.client import render, slash
-from wsctl.client.close_codes import CLEAN_CLOSE, describe_close
 from wsctl.client.connection import (
     WatchedConnection,
-    close_facts,
+    close_outcome,
     open_connection,
     send_message,
 )
@@ -106,6 +105,8 @@ async def _prompt_loop(
             except MessageTooLarge as exc:
                 screen.error(str(exc))
                 continue
+            except ConnectionClosed:
+                return slash.CloseRequest()  # the receiver reports how it ended
             if command.text != line:  # a slash command: show the frame it sent
                 screen.frame(command.text, "out")
 
@@ -131,8 +132,7 @@ async def run_interactive(
         receiver = asyncio.create_task(_receive(connection, screen))
         prompter = asyncio.create_task(_prompt_loop(session, connection, screen))
         await asyncio.wait({receiver, prompter}, return_when=asyncio.FIRST_COMPLETED)
-        closed_by_server = receiver.done()
-        if closed_by_server:
+        if receiver.done():  # the server closed: stop prompting
             prompter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await prompter
@@ -140,7 +140,6 @@ async def run_interactive(
             request = prompter.result()
             await connection.close(request.code, request.reason)
             await receiver
-    code, reason = close_facts(connection)
-    clean = not closed_by_server or code == CLEAN_CLOSE
-    screen.note(describe_close(code, reason), "green" if clean else "bold red")
-    return int(ExitCode.OK if clean else ExitCode.FAILED)
+    outcome = close_outcome(connection)
+    screen.note(outcome.describe(), "green" if outcome.clean else "bold red")
+    return int(ExitCode.OK if outcome.clean else ExitCode.FAILED)

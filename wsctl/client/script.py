@@ -13,8 +13,7 @@ from rich.console import Console
 from websockets.exceptions import ConnectionClosed
 
 from wsctl.client import render
-from wsctl.client.close_codes import CLEAN_CLOSE, describe_close
-from wsctl.client.connection import close_facts, open_connection, send_message
+from wsctl.client.connection import close_outcome, open_connection, send_message
 from wsctl.client.endpoint import Endpoint
 from wsctl.client.handshake import ConnectOptions
 from wsctl.client.protocol import MessageTooLarge
@@ -125,12 +124,9 @@ async def run_script(
                 break
             printer.outgoing(text)
     finally:
-        server_closed = receiver.done()
         await connection.close()
         await receiver
-    if server_closed:
-        code, reason = close_facts(connection)
-        err.print(describe_close(code, reason), markup=False, highlight=False)
-        if code != CLEAN_CLOSE:
-            return int(ExitCode.FAILED)
-    return int(ExitCode.FAILED if failed else ExitCode.OK)
+    outcome = close_outcome(connection)
+    if outcome.by_server:
+        err.print(outcome.describe(), markup=False, highlight=False)
+    return int(ExitCode.OK if outcome.clean and not failed else ExitCode.FAILED)
