@@ -51,6 +51,19 @@ def test_broadcast_reaches_every_connection(cli, bundled_service):
     assert (frame["type"], frame["message"]) == ("broadcast", {"n": 7})
 
 
+def test_a_message_over_32_kb_passes_the_emulators_frame_limit(cli, bundled_service):
+    """A 60 KB broadcast goes out in fragments the emulator accepts (it closes 1009 on a frame
+    over 32 KB), and comes back whole."""
+    text = "w" * (60 * 1024)
+    result = cli("send", json.dumps({"action": "broadcast", "message": text}),
+                 bundled_service.url, "-w", "1.5", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    replies = [json.loads(json.loads(line)["data"]) for line in result.stdout.splitlines()
+               if json.loads(line)["direction"] == "in"]  # fmt: skip
+    assert {"broadcast", "ack"} <= {reply["type"] for reply in replies}
+    assert next(r for r in replies if r["type"] == "broadcast")["message"] == text
+
+
 def test_connections_lists_you_and_the_others(cli, bundled_service):
     """`connections --json` includes another open connection and marks the caller's own."""
     with sync_connect(bundled_service.url, open_timeout=5, user_agent_header="other/1"):
