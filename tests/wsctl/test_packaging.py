@@ -75,6 +75,29 @@ class CountingPip:
         return run_pip(args)
 
 
+class FakePip:
+    """Stands in for pip where its real work is not the point: records the arguments and
+    "installs" each requirement as an empty package in --target."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, args):
+        self.calls.append(list(args))
+        target = Path(args[args.index("--target") + 1])
+        requirements = Path(args[args.index("-r") + 1]).read_text().split()
+        for requirement in requirements:
+            package = target / requirement.split("==")[0]
+            package.mkdir(parents=True)
+            (package / "__init__.py").write_text(f"# {requirement}\n")
+        return PipResult(0, "", "")
+
+
+@pytest.fixture
+def fake_pip() -> FakePip:
+    return FakePip()
+
+
 @pytest.fixture
 def wheelhouse(tmp_path_factory) -> Path:
     """A directory of wheels: tinypkg 1.0 and 2.0, and a package that clashes with the code."""
@@ -140,11 +163,13 @@ def test_a_pure_python_requirement_ends_up_in_the_zip(service, wheelhouse, pip):
     assert len(pip.calls) == 1
 
 
-def test_pip_is_asked_for_lambda_wheels_only(service, wheelhouse, pip):
+def test_pip_is_asked_for_lambda_wheels_only(service, fake_pip):
     """pip gets the runtime's Python, manylinux platforms, cp and --only-binary=:all:."""
     require(service, "tinypkg==1.0\n")
-    build_package(parse_spec_file(service / "wsctl.toml"), installer=installer_for(pip, wheelhouse))
-    args = pip.calls[0]
+    build_package(
+        parse_spec_file(service / "wsctl.toml"), installer=DependencyInstaller(runner=fake_pip)
+    )
+    args = fake_pip.calls[0]
     assert args[0] == "install"
     assert args[args.index("--python-version") + 1] == "3.12"
     assert args[args.index("--implementation") + 1] == "cp"
@@ -178,21 +203,23 @@ def test_changed_requirements_run_pip_again(service, wheelhouse, pip):
     assert second.sha256 != first.sha256
 
 
-def test_another_architecture_is_another_cache_entry(service, wheelhouse, pip):
+def test_another_architecture_is_another_cache_entry(service, fake_pip):
     """The same requirements for arm64 are installed again, for aarch64."""
     require(service, "tinypkg==1.0\n")
     spec = parse_spec_file(service / "wsctl.toml")
-    build_package(spec, installer=installer_for(pip, wheelhouse))
+    build_package(spec, installer=DependencyInstaller(runner=fake_pip))
     arm = spec.with_overrides(architecture="arm64")
-    build_package(arm, installer=installer_for(pip, wheelhouse))
-    assert len(pip.calls) == 2
-    assert pip.calls[1][pip.calls[1].index("--platform") + 1] == "manylinux2014_aarch64"
+    build_package(arm, installer=DependencyInstaller(runner=fake_pip))
+    assert len(fake_pip.calls) == 2
+    assert fake_pip.calls[1][fake_pip.calls[1].index("--platform") + 1] == "manylinux2014_aarch64"
 
 
-def test_the_cache_lives_under_wsctl_home(service, wheelhouse, pip, isolated_environment):
+def test_the_cache_lives_under_wsctl_home(service, fake_pip, isolated_environment):
     """Installed dependencies are kept in $WSCTL_HOME/cache/deps/<sha256>."""
     require(service, "tinypkg==1.0\n")
-    build_package(parse_spec_file(service / "wsctl.toml"), installer=installer_for(pip, wheelhouse))
+    build_package(
+        parse_spec_file(service / "wsctl.toml"), installer=DependencyInstaller(runner=fake_pip)
+    )
     entries = list((isolated_environment / "cache" / "deps").iterdir())
     assert len(entries) == 1
     assert len(entries[0].name) == 64
@@ -323,20 +350,20 @@ def test_the_same_code_elsewhere_zips_to_the_same_bytes(service, tmp_path_factor
     assert second.data == first.data
 
 
-def test_an_unchanged_build_is_read_back_not_zipped_again(service, wheelhouse, pip):
+def test_an_unchanged_build_is_read_back_not_zipped_again(service, fake_pip):
     """The second identical build comes from the package cache; a code change rebuilds."""
     require(service, "tinypkg==1.0\n")
     spec = parse_spec_file(service / "wsctl.toml")
-    first = build_package(spec, installer=installer_for(pip, wheelhouse))
-    again = build_package(spec, installer=installer_for(pip, wheelhouse))
+    first = build_package(spec, installer=DependencyInstaller(runner=fake_pip))
+    again = build_package(spec, installer=DependencyInstaller(runner=fake_pip))
     assert (first.from_cache, again.from_cache) == (False, True)
     assert again.data == first.data
     assert (again.unzipped_size, again.shadowed) == (first.unzipped_size, first.shadowed)
     (service / "lambda_code" / "handler.py").write_text("def default(event, context): 2\n")
-    changed = build_package(spec, installer=installer_for(pip, wheelhouse))
+    changed = build_package(spec, installer=DependencyInstaller(runner=fake_pip))
     assert not changed.from_cache
     assert changed.sha256 != first.sha256
-    assert len(pip.calls) == 1
+    assert len(fake_pip.calls) == 1
 
 
 def test_a_cached_package_is_still_held_to_the_limits(service):
@@ -402,12 +429,12 @@ def test_up_deploys_the_requirements_and_a_second_up_installs_nothing(
     assert read_member(package.data, "tinypkg/__init__.py") == "VERSION = '1.0'\n"
 
 
-def test_installing_says_what_it_does_and_a_cache_hit_says_nothing(service, wheelhouse, pip):
+def test_installing_says_what_it_does_and_a_cache_hit_says_nothing(service, fake_pip):
     """A pip run is announced on the console (it can take a while); a cache hit is silent."""
     require(service, "tinypkg==1.0\nclashpkg==1.0\n")
     spec = parse_spec_file(service / "wsctl.toml")
     said = io.StringIO()
-    installer = installer_for(pip, wheelhouse)
+    installer = DependencyInstaller(runner=fake_pip)
     installer.console = Console(file=said, width=200)
     build_package(spec, installer=installer)
     assert "Installing 2 requirement(s) of requirements.txt for Lambda (python3.12, x86_64)" in (
