@@ -6,6 +6,8 @@ import tomllib
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wsctl.config import MAX_RESOURCE_NAME, bundled_service_dir, parse_spec, parse_spec_file
 from wsctl.project.render import render_config, stack_name_for
@@ -80,3 +82,11 @@ def test_rendered_config_is_commented_for_its_reader():
     assert "none | token | iam" in text
     assert "python3.11 | python3.12 | python3.13" in text
     assert "execute-api:ManageConnections" in text
+
+
+@given(st.text(max_size=200), st.sampled_from(["dev", "prod", "a" * 20]))
+def test_any_directory_name_gives_a_name_wsctl_toml_accepts(directory, stage):
+    """Whatever the directory is called, the derived name passes wsctl.toml's own checks."""
+    name = stack_name_for(directory, stage, FUNCTIONS)
+    spec = replace(_bundled(), source=None).with_overrides(name=name, stage=stage)
+    assert spec.name == name
