@@ -48,11 +48,17 @@ def test_the_running_local_service_comes_first(live_local_record):
 
 
 def test_the_deployed_stack_is_next():
-    """Without a local service, the deployed stack's recorded URL and auth mode are used."""
+    """Without a local service, the deployed stack's recorded URL, auth mode and region are
+    used."""
     url = "wss://abc.execute-api.eu-west-1.amazonaws.com/dev"
-    state.save_deployed("wsctl-dev", {"url": url, "auth": "token"})
+    state.save_deployed("wsctl-dev", {"url": url, "auth": "iam", "region": "eu-west-1"})
     endpoint = resolve_endpoint(None, "wsctl-dev")
-    assert (endpoint.url, endpoint.source, endpoint.auth) == (url, "deployed", "token")
+    assert (endpoint.url, endpoint.source, endpoint.auth, endpoint.region) == (
+        url,
+        "deployed",
+        "iam",
+        "eu-west-1",
+    )
 
 
 def test_the_token_goes_to_the_stack_endpoint_only(live_local_record):

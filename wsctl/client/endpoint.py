@@ -22,6 +22,11 @@ class Endpoint:
     stack: str | None = None  # the stack the URL belongs to, when it is one of ours
     auth: str | None = None  # the stack's auth mode (none, token, iam), when recorded
     token: str | None = field(default=None, repr=False)
+    region: str | None = None  # a deployed stack's region (what a SigV4 signature needs)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -36,23 +41,31 @@ def resolve_endpoint(url: str | None, stack: str, *, hint: str = "give a URL") -
     """
     local = state.load_local(stack)
     deployed = state.load_deployed(stack) or {}
-    deployed_url = deployed.get("url") if isinstance(deployed.get("url"), str) else None
-    deployed_auth = deployed.get("auth") if isinstance(deployed.get("auth"), str) else None
+    deployed_url = _text(deployed.get("url"))
+    deployed_auth = _text(deployed.get("auth"))
+    deployed_region = _text(deployed.get("region"))
 
     if url is None:
         if local is not None:
-            url, source, auth = local.url, "local", None
-        elif deployed_url is not None:
-            url, source, auth = deployed_url, "deployed", deployed_auth
-        else:
-            raise WsctlError(
-                f"No running local service or deployed stack for {stack}: run "
-                f"`wsctl up --local` or `wsctl up`, or {hint}"
+            return Endpoint(local.url, "local", stack, token=state.load_token(stack))
+        if deployed_url is not None:
+            return Endpoint(
+                deployed_url,
+                "deployed",
+                stack,
+                deployed_auth,
+                state.load_token(stack),
+                deployed_region,
             )
-        return Endpoint(url, source, stack, auth, state.load_token(stack))
+        raise WsctlError(
+            f"No running local service or deployed stack for {stack}: run "
+            f"`wsctl up --local` or `wsctl up`, or {hint}"
+        )
 
     if local is not None and _same_url(url, local.url):
-        return Endpoint(url, "given", stack, None, state.load_token(stack))
+        return Endpoint(url, "given", stack, token=state.load_token(stack))
     if deployed_url is not None and _same_url(url, deployed_url):
-        return Endpoint(url, "given", stack, deployed_auth, state.load_token(stack))
+        return Endpoint(
+            url, "given", stack, deployed_auth, state.load_token(stack), deployed_region
+        )
     return Endpoint(url, "given")

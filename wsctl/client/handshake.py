@@ -60,8 +60,10 @@ def _has(headers: Sequence[Header], name: str) -> bool:
 def credential_headers(endpoint: Endpoint) -> list[Header]:
     """Headers that prove who is calling, computed for this endpoint.
 
-    Today: the stack's bearer token. This is the seam for SigV4 (``--auth iam`` stacks): a
-    signer computes its headers here from ``endpoint.url`` when ``endpoint.auth == "iam"``.
+    Today: the stack's bearer token. This is the seam for SigV4 (``--auth iam`` stacks): when
+    ``endpoint.auth == "iam"``, sign here with ``wsctl.sigv4.sign_handshake(endpoint.url,
+    credentials, endpoint.region)``, importing it inside that branch so that botocore loads
+    only for IAM stacks and the other client commands stay light.
     """
     if endpoint.token:
         return [("Authorization", f"Bearer {endpoint.token}")]

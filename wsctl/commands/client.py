@@ -8,7 +8,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -16,6 +16,10 @@ from wsctl import state
 from wsctl.console import err, out
 from wsctl.errors import ExitCode
 from wsctl.options import ConfigOpt, JsonOpt, NameOpt, StageOpt, resolve_spec
+
+if TYPE_CHECKING:  # the client modules load inside the commands, keeping other commands light
+    from wsctl.client.endpoint import Endpoint
+    from wsctl.client.handshake import ConnectOptions
 
 UrlArg = Annotated[
     str | None,
@@ -69,7 +73,9 @@ ShowPingPongOpt = Annotated[
 ]
 
 
-def _endpoint(url: str | None, config: Path | None, name: str | None, stage: str | None, hint: str):
+def _endpoint(
+    url: str | None, config: Path | None, name: str | None, stage: str | None, hint: str
+) -> Endpoint:
     from wsctl.client.endpoint import resolve_endpoint
 
     spec = resolve_spec(config, name=name, stage=stage)
@@ -84,7 +90,7 @@ def _options(
     ca: Path | None,
     no_check: bool,
     timeout: float,
-):
+) -> ConnectOptions:
     from wsctl.client.handshake import ConnectOptions, parse_header
 
     return ConnectOptions(
@@ -103,7 +109,7 @@ def _finish(code: int) -> None:
         raise typer.Exit(code)
 
 
-def _is_terminal(stream) -> bool:
+def _is_terminal(stream: TextIO | None) -> bool:
     return stream is not None and hasattr(stream, "isatty") and stream.isatty()
 
 
