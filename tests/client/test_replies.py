@@ -16,6 +16,10 @@ LISTING = {
 }
 
 
+def local_date(epoch_seconds: float) -> str:
+    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).astimezone().strftime("%Y-%m-%d")
+
+
 def test_error_frames_and_aws_internal_errors_are_problems():
     """An error frame, or API Gateway's untyped internal error, means the request failed."""
     error = {"type": "error", "error": "not_found", "message": "No connection x."}
@@ -53,3 +57,12 @@ def test_connections_table_shows_each_column_and_marks_you():
     assert "*" in row_b and "*" not in row_a
     assert "10.0.0.1" in row_a and "a\\x1b" in row_a
     assert "(1 min ago)" in row_a and "(59 s ago)" in row_b
+    assert local_date(1) not in text, "the date is left out on the same day"
+
+
+def test_connected_since_shows_the_date_on_another_day():
+    """A connection from an earlier day shows its date as well as its time."""
+    console = Console(width=200, record=True, no_color=True)
+    now = dt.datetime.fromtimestamp(3 * 86400, dt.UTC)
+    console.print(replies.connections_table(LISTING, None, now))
+    assert local_date(1) in console.export_text()

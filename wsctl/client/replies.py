@@ -56,7 +56,14 @@ def _connected_since(epoch_ms: Any, now: dt.datetime) -> str:
         ago = f"{age // 60} min ago"
     else:
         ago = f"{age // 3600} h {age % 3600 // 60} min ago"
-    return f"{at.astimezone():%Y-%m-%d %H:%M:%S} ({ago})"
+    local = at.astimezone()
+    # Connections live two hours at most on API Gateway: the date is news only on another day.
+    shown = (
+        f"{local:%H:%M:%S}"
+        if local.date() == now.astimezone().date()
+        else f"{local:%Y-%m-%d %H:%M:%S}"
+    )
+    return f"{shown} ({ago})"
 
 
 def listed(listing: dict[str, Any]) -> list[dict[str, Any]]:
@@ -76,8 +83,9 @@ def connections_facts(listing: dict[str, Any], me: str | None) -> dict[str, Any]
 def connections_table(listing: dict[str, Any], me: str | None, now: dt.datetime) -> Table:
     """The live connections as a table; yours is marked with ``*``."""
     table = Table(title=f"{listing.get('count', 0)} connection(s); * is you", title_justify="left")
-    for column in ("", "id", "connected since", "source IP", "user agent"):
-        table.add_column(column)
+    for column in ("", "id", "connected since", "source IP"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("user agent", overflow="fold")
     for item in listed(listing):
         table.add_row(
             "*" if item.get("connectionId") == me else "",
