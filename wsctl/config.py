@@ -119,6 +119,7 @@ class ServiceSpec:
         _check_region(spec.region, "--region")
         if spec.auth not in AUTH_MODES:
             raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {spec.auth!r}")
+        _check_auth_has_connect(spec.auth, spec.routes, "--auth")
         return spec
 
 
@@ -183,6 +184,7 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
 
     routes = _routes(_table(data, "routes", where), functions, where)
     _check_identity(name, stage, functions, source)
+    _check_auth_has_connect(auth, routes, f"{where} [stack] auth")
     return ServiceSpec(
         name=name,
         stage=stage,
@@ -334,6 +336,16 @@ def _routes(table: Mapping[str, Any], functions: Mapping[str, FunctionSpec], whe
             "per API by default (a quota you can ask AWS to raise)"
         )
     return routes
+
+
+def _check_auth_has_connect(auth: str, routes: Mapping[str, str], where: str) -> None:
+    """Authorization happens on $connect (IAM on the route, the token in its function): without
+    that route, anyone could connect."""
+    if auth != "none" and "$connect" not in routes:
+        raise ConfigError(
+            f"{where} {auth!r}: needs a '$connect' route, where connections are authorized; "
+            "add one to [routes] or use auth = 'none'"
+        )
 
 
 def _check_region(region: str | None, where: str) -> None:

@@ -280,3 +280,21 @@ def test_bad_override_flags_are_config_errors(service, monkeypatch):
         resolve_spec(None, region="mars")
     with pytest.raises(ConfigError, match="auth must be one of"):
         resolve_spec(None, auth="basic")
+
+
+@pytest.mark.parametrize("auth", ["token", "iam"])
+def test_auth_without_a_connect_route_is_refused(service, auth):
+    """Token and IAM auth are checked on $connect; without that route anyone could connect."""
+    text = CONFIG.replace('"$connect" = "connect"\n', "").replace(
+        'stage = "dev"', f'stage = "dev"\nauth = "{auth}"'
+    )
+    with pytest.raises(ConfigError, match=rf"auth '{auth}': needs a '\$connect' route"):
+        parse_spec(tomllib.loads(text), service / "wsctl.toml")
+
+
+def test_an_auth_flag_without_a_connect_route_is_refused(service):
+    """--auth iam on a service with no $connect route is refused like the file would be."""
+    text = CONFIG.replace('"$connect" = "connect"\n', "")
+    spec = parse_spec(tomllib.loads(text), service / "wsctl.toml")
+    with pytest.raises(ConfigError, match=r"--auth 'iam': needs a '\$connect' route"):
+        spec.with_overrides(auth="iam")
