@@ -121,15 +121,16 @@ def _megabytes(size: int) -> str:
 
 def check_limits(zipped: int, unzipped: int, limits: PackageLimits) -> None:
     """Raise if Lambda would refuse the package, saying by how much it is over."""
-    for what, size, limit, hint in (
-        ("unzipped", unzipped, limits.unzipped, "the largest dependencies"),
-        ("zipped", zipped, limits.zipped, "dependencies (or upload through S3)"),
+    for what, size, limit in (
+        ("unzipped", unzipped, limits.unzipped),
+        ("zipped", zipped, limits.zipped),
     ):
         if size > limit:
             raise WsctlError(
                 f"The deployment package is {_megabytes(size)} {what}, "
                 f"{_megabytes(size - limit)} ({size - limit} bytes) over Lambda's "
-                f"{_megabytes(limit)} limit: trim requirements.txt of {hint}"
+                f"{_megabytes(limit)} {what} limit: remove large packages from "
+                "requirements.txt (boto3 is already on Lambda) or large files from the code"
             )
 
 
