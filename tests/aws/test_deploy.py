@@ -216,6 +216,7 @@ def test_interrupted_up_is_finished_by_the_next_up(up, down, breaker, call_log, 
     interrupted = up()
     breaker.disarm()
     assert interrupted.exit_code == 130
+    assert "run 'wsctl up' to finish" in interrupted.stderr
     assert breaker.failed is not None
     assert up().exit_code == 0
     call_log.clear()

@@ -40,7 +40,7 @@ AuthOpt = Annotated[
     typer.Option(
         "--auth",
         help="Who may connect: none, token (a bearer token wsctl keeps) or iam (SigV4). "
-        "Default: wsctl.toml [stack] auth.",
+        "Default: auth in wsctl.toml.",
         show_default=False,
     ),
 ]
@@ -94,7 +94,12 @@ def up(
     client = _aws_client(spec, profile, endpoint_url)
     started = time.monotonic()
     err.print(f"Deploying stack {spec.stack} to {client.region}")
-    result = deploy.up(client, spec, token_digest=token_digest, reporter=RichReporter(err))
+    try:
+        result = deploy.up(client, spec, token_digest=token_digest, reporter=RichReporter(err))
+    except KeyboardInterrupt:
+        # Every resource is tagged when it is created, so the next run finds all of it.
+        err.print("Stopped part-way: run 'wsctl up' to finish, or 'wsctl down' to remove it.")
+        raise
     endpoint = result.endpoint
     state.save_deployed(spec.stack, endpoint.facts(spec.auth))
     err.print(
