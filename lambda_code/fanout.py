@@ -13,12 +13,13 @@ policy wherever the management API is answered: botocore's retries run only for 
 that went through its HTTP layer, and a local emulator answers in a ``before-call`` hook.
 
 Concurrency bound: ``FAN_OUT_WORKERS`` = 64 threads, with as many pooled HTTP connections.
-A post is one HTTPS round trip of 10-30 ms inside a region, so throughput is roughly
-workers / latency: 64 / 20 ms = 3,200 posts/s, enough to reach 10,000 connections in a few
-seconds, well inside API Gateway's 29 s integration timeout. Beyond that, botocore's own
-CPU cost per call (serializing and signing, ~0.2 ms on a full core) becomes the limit,
-so more threads only add contention (benchmarks/fanout.py measures 32, 64 and 128), and
-Lambda gives a function a full vCPU only from 1,769 MB of memory.
+A post is one HTTPS round trip of 10-30 ms inside a region, so throughput is about
+workers / latency (64 / 20 ms = 3,200 posts/s) until botocore's CPU cost per post caps it
+(serializing and signing: ~0.2 ms on a full core, ~0.4 ms with 64 threads sharing the GIL).
+64 is where benchmarks/fanout.py peaks: 16 and 32 wait on the network, 128 only adds
+contention. Lambda gives a function a full vCPU at 1,769 MB; with less memory the CPU cap
+falls in proportion (about a third at 512 MB), which still reaches 10,000 connections
+inside API Gateway's 29 s integration timeout.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from botocore.exceptions import ClientError
 logger = logging.getLogger("wsctl.service")
 
 FAN_OUT_WORKERS = 64
+# Posts queued per worker: enough to keep every worker busy while the next scan page loads
+# (~100 ms: 8 x 64 = 512 posts), few enough to keep memory flat however big the table.
+QUEUED_PER_WORKER = 8
 MAX_ATTEMPTS = 4
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 1.0
@@ -128,12 +132,13 @@ def fan_out(
     """Post ``data`` to every id, ``workers`` at a time; ``on_gone(id)`` for each 410.
 
     ``connection_ids`` is consumed lazily while posts run, so scanning the next page of the
-    table overlaps with posting the previous one; at most ``2 * workers`` posts wait queued.
+    table overlaps with posting the previous one; at most ``QUEUED_PER_WORKER * workers``
+    posts wait queued.
     An exception from ``connection_ids`` propagates after in-flight posts finish.
     """
     result = FanOutResult()
     lock = threading.Lock()
-    slots = threading.BoundedSemaphore(2 * workers)
+    slots = threading.BoundedSemaphore(QUEUED_PER_WORKER * workers)
 
     def deliver(connection_id: str) -> None:
         outcome = PostResult(Outcome.FAILED, "internal")
