@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from wsctl import __version__
 from wsctl.console import err
@@ -67,7 +68,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except WsctlError as exc:
         if _debugging(args):
             err.print_exception()
-        err.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
         return int(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         err.print("Interrupted.")
@@ -81,7 +82,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         if _debugging(args):
             err.print_exception()
         err.print(
-            f"[bold red]Error:[/] internal error: {type(exc).__name__}: {exc} "
+            f"[bold red]Error:[/] internal error: {type(exc).__name__}: {escape(str(exc))} "
             "(re-run with --debug for the traceback, and please report it)",
             markup=True,
             highlight=False,

@@ -167,14 +167,14 @@ SPEC_COMMANDS = [
 ]
 
 BREAKAGES = [
-    ('stage = "dev"', 'stage = "dev"\nflavour = "x"', "unknown key 'flavour'"),
-    ("whoami = ", '"$whoami" = ', "API Gateway reserves '$'"),
-    ("whoami = ", '"who am i" = ', "without spaces"),
-    ('whoami = "default"', 'whoami = "whoever"', "names function 'whoever', which is not defined"),
+    ('stage = "dev"', 'stage = "dev"\nflavour = "x"', "[stack]: unknown key 'flavour'"),
+    ("whoami = ", '"$whoami" = ', "[routes] '$whoami': API Gateway reserves '$'"),
+    ("whoami = ", '"who am i" = ', "[routes] 'who am i': a route key is 1 to 128"),
+    ('whoami = "default"', 'whoami = "whoever"', "[routes] 'whoami': names function 'whoever'"),
     ('handler = "handler.broadcast"', 'handler = "handler.shout"', "defines no shout()"),
     ('handler = "handler.broadcast"', 'handler = "chat.broadcast"', "no lambda_code/chat.py"),
-    ("memory = 512", 'memory = "lots"', "memory: must be a whole number from 128 to 10240"),
-    ('name = "svc"', 'name = "svc_1"', "name 'svc_1': use letters, digits and '-'"),
+    ("memory = 512", 'memory = "lots"', "[functions.broadcast] memory: must be a whole number"),
+    ('name = "svc"', 'name = "svc_1"', "[stack] name 'svc_1': use letters, digits and '-'"),
     ('name = "svc"', 'name = "svc', "not valid TOML"),
 ]
 
