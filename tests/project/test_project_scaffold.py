@@ -282,3 +282,12 @@ def test_a_directory_name_the_file_system_refuses_is_one_line(cli, tmp_path):
     assert result.exit_code == 1
     assert "Cannot use" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_directory_name_with_brackets_is_printed_as_is(cli, tmp_path, monkeypatch):
+    """Output shows the directory the user named, even with characters rich treats as markup."""
+    monkeypatch.chdir(tmp_path)
+    result = cli("init", "[b]chat")
+    assert result.exit_code == 0, result.stderr
+    assert "in [b]chat/" in result.stdout
+    assert parse_spec_file(tmp_path / "[b]chat" / CONFIG_FILE).name == "b-chat"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from wsctl.config import CONFIG_FILE, ServiceSpec, parse_spec_file
 from wsctl.console import out
@@ -48,9 +49,9 @@ def init(
     write_service(service)
     spec = parse_spec_file(directory / CONFIG_FILE)  # what every command will now read
     where = _shown(directory.resolve())
-    out.print(f"Created the service [bold]{spec.name}[/] in {where}/:")
+    out.print(f"Created the service [bold]{spec.name}[/] in {escape(where)}/:")
     for new in service.files:
-        out.print(f"  {new.path}")
+        out.print(f"  {new.path}", markup=False)
     steps = [] if where == "." else [f"cd {shlex.quote(where)}"]
     steps += [
         "wsctl up --local            # run it here; handlers reload as you save them",
@@ -99,7 +100,9 @@ def validate(
         typer.echo(json.dumps(_summary(spec), indent=2))
         return
     source = _shown(spec.source) if spec.source else "the bundled service"
-    out.print(f"{source}: stack [bold]{spec.stack}[/] ({spec.runtime}, {spec.architecture})")
+    out.print(
+        f"{escape(source)}: stack [bold]{spec.stack}[/] ({spec.runtime}, {spec.architecture})"
+    )
     for key, fname in spec.routes.items():
         function = spec.functions[fname]
         out.print(f"  {key:<14} -> {fname} ({function.handler})", markup=False)
