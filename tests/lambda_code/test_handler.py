@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from urllib.parse import unquote
 
 import aws_clients
 import fanout
 import handler
+import messaging
 import pytest
 from connection_store import expiry_for
 from messaging import ACTIONS, MAX_FRAME_BYTES
@@ -405,3 +407,32 @@ def test_oversize_send_is_too_large(aws, gateway):
     handler.default(message_event(SENDER, json.dumps(body)), None)
     assert _error(gateway) == "too_large"
     assert gateway.received("a=") == []
+
+
+def test_concurrent_invocations_in_threads_each_get_their_own_answer(aws, gateway):
+    """As the emulator may: 8 broadcasts at once from 8 threads, each fully delivered and acked."""
+    senders = [f"sender-{i}=" for i in range(8)]
+    others = [f"other-{i}=" for i in range(12)]
+    seed(aws, senders + others)
+    errors = []
+
+    def invoke(sender):
+        try:
+            _broadcast(f"from {sender}", sender=sender)
+        except BaseException as error:  # surfaced below: a thread's failure must fail the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=invoke, args=(sender,)) for sender in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    for sender in senders:
+        acks = [f for f in gateway.received(sender) if f["type"] == "ack"]
+        assert acks == [messaging.ack_frame("broadcast", 20, 0, 0)]
+    for connection_id in senders + others:
+        messages = sorted(
+            f["message"] for f in gateway.received(connection_id) if f["type"] == "broadcast"
+        )
+        assert messages == sorted(f"from {sender}" for sender in senders)
