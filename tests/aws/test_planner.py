@@ -178,3 +178,22 @@ def test_foreign_resources_are_refused():
     with pytest.raises(WsctlError, match="Refusing to adopt Lambda function demo-test-chat"):
         refuse_foreign(remote)
     refuse_foreign(RemoteState(place=PLACE))
+
+
+def test_route_moved_to_another_function(service):
+    """`say` moved from chat to connect: the route is retargeted, connect gains the
+    permission, chat loses it, and connect gets an integration of its own already in use."""
+    spec = service.spec()
+    remote = deployed_state(spec)
+    moved = spec.with_overrides(routes={**spec.routes, "say": "connect"})
+    sid = resources.permission_statement_id("say")
+    changes = [
+        (a.verb, a.kind, a.key, a.function)
+        for a in plan(moved, remote, code_sha256=SHA)
+        if a.verb != "unchanged"
+    ]
+    assert changes == [
+        ("update", "route", "say", "connect"),
+        ("create", "permission", sid, "connect"),
+        ("delete", "permission", sid, "chat"),
+    ]

@@ -37,15 +37,7 @@ BAD_CREDENTIALS_CODES = frozenset(
         "SignatureDoesNotMatch",
     }
 )
-# The IAM action behind each service's API calls ("apigateway" uses HTTP verbs).
-_IAM_PREFIX = {
-    "apigatewayv2": "apigateway",
-    "lambda": "lambda",
-    "iam": "iam",
-    "dynamodb": "dynamodb",
-    "logs": "logs",
-    "sts": "sts",
-}
+# API Gateway's IAM actions are HTTP verbs on resource paths (apigateway:POST ...).
 _HTTP_VERB = (
     ("Create", "POST"),
     ("Get", "GET"),
@@ -53,6 +45,15 @@ _HTTP_VERB = (
     ("Delete", "DELETE"),
     ("Tag", "POST"),
     ("Untag", "DELETE"),
+)
+ALREADY_EXISTS_CODES = frozenset(
+    {
+        "ResourceInUseException",
+        "EntityAlreadyExists",
+        "ConflictException",
+        "ResourceConflictException",
+        "ResourceAlreadyExistsException",
+    }
 )
 IAM_PERMISSIONS_HINT = "see README, 'IAM permissions for wsctl'"
 
@@ -66,11 +67,10 @@ class ResourceExists(Exception):
 
 
 def iam_action(service: str, operation: str) -> str:
-    prefix = _IAM_PREFIX.get(service, service)
-    if prefix == "apigateway":
+    if service == "apigatewayv2":
         verb = next((v for p, v in _HTTP_VERB if operation.startswith(p)), "GET")
         return f"apigateway:{verb} ({operation})"
-    return f"{prefix}:{operation}"
+    return f"{service}:{operation}"
 
 
 def translate(exc: Exception, service: str, operation: str, what: str) -> Exception:
@@ -82,9 +82,7 @@ def translate(exc: Exception, service: str, operation: str, what: str) -> Except
         code, message = error.get("Code", "Unknown"), error.get("Message", "")
         if code in NOT_FOUND_CODES:
             return ResourceDoesNotExist(f"{what}: {message or code}")
-        if code in ("ResourceInUseException", "EntityAlreadyExists", "ConflictException") and (
-            operation.startswith("Create")
-        ):
+        if code in ALREADY_EXISTS_CODES and operation.startswith("Create"):
             return ResourceExists(f"{what}: {message or code}")
         if code in ACCESS_DENIED_CODES:
             return WsctlError(
@@ -160,15 +158,17 @@ class AwsClient:
                 return
             params[token_in] = token
 
-    def _wait(self, service: str, waiter: str, what: str, **params: Any) -> None:
+    def _wait(self, service: str, waiter: str, operation: str, what: str, **params: Any) -> None:
+        """Poll with ``operation`` until the waiter's condition holds (at once under moto)."""
         try:
             self.client(service).get_waiter(waiter).wait(
                 **params, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
             )
         except WaiterError as exc:
-            raise WsctlError(f"{what} failed: {exc.last_response.get('Error', exc)}") from exc
+            reason = (exc.last_response or {}).get("Error", {}).get("Message") or exc
+            raise WsctlError(f"{what} failed: {reason}") from exc
         except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, service, waiter, what) from exc
+            raise translate(exc, service, operation, what) from exc
 
     # -- STS ---------------------------------------------------------------------------------
     def whoami(self) -> Place:
@@ -206,7 +206,9 @@ class AwsClient:
             Tags=_tag_list(tags),
             **definition,
         )["TableDescription"]
-        self._wait("dynamodb", "table_exists", f"Waiting for table {name}", TableName=name)
+        self._wait(
+            "dynamodb", "table_exists", "DescribeTable", f"Waiting for table {name}", TableName=name
+        )
         return created
 
     def enable_ttl(self, name: str, attribute: str) -> None:
@@ -510,7 +512,11 @@ class AwsClient:
             **configuration,
         )
         self._wait(
-            "lambda", "function_active_v2", f"Waiting for function {name}", FunctionName=name
+            "lambda",
+            "function_active_v2",
+            "GetFunction",
+            f"Waiting for function {name}",
+            FunctionName=name,
         )
         return created
 
@@ -524,7 +530,11 @@ class AwsClient:
             Architectures=[architecture],
         )
         self._wait(
-            "lambda", "function_updated_v2", f"Waiting for function {name}", FunctionName=name
+            "lambda",
+            "function_updated_v2",
+            "GetFunction",
+            f"Waiting for function {name}",
+            FunctionName=name,
         )
 
     def update_function_configuration(self, name: str, configuration: dict[str, Any]) -> None:
@@ -537,7 +547,11 @@ class AwsClient:
             **configuration,
         )
         self._wait(
-            "lambda", "function_updated_v2", f"Waiting for function {name}", FunctionName=name
+            "lambda",
+            "function_updated_v2",
+            "GetFunction",
+            f"Waiting for function {name}",
+            FunctionName=name,
         )
 
     def delete_function(self, name: str) -> None:
