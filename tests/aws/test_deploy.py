@@ -318,3 +318,18 @@ def test_bundled_service_deploys_and_tears_down(cli, aws, tmp_path, monkeypatch)
     assert "wsctl-dev" in result.stdout
     assert cli("down", "--yes").exit_code == 0
     assert_account_empty()
+
+
+def test_down_keeps_the_token_unless_told_to_forget_it(cli, aws, tmp_path):
+    """`down` keeps the stack's token (a later `up` reuses it); --forget-token deletes it."""
+    svc = write_service(tmp_path / "tok", auth="token")
+    assert cli("up", "--config", str(svc.config)).exit_code == 0
+    token = state.load_token("demo-test")
+    assert cli("down", "--config", str(svc.config), "--yes").exit_code == 0
+    assert state.load_token("demo-test") == token
+    assert cli("up", "--config", str(svc.config)).exit_code == 0
+    assert state.load_token("demo-test") == token
+    forget = cli("down", "--config", str(svc.config), "--yes", "--forget-token")
+    assert forget.exit_code == 0
+    assert state.load_token("demo-test") is None
+    assert_account_empty()

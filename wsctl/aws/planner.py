@@ -89,113 +89,115 @@ def plan(
     token_digest: str | None = None,
 ) -> list[Action]:
     """The actions that make ``remote`` match ``spec``; every resource appears once."""
-    place = remote.place
-    api = remote.api
-    api_id = api.api_id if api else None
-    actions: list[Action] = []
-
-    table_name = naming.table_name(spec)
-    if remote.table is None:
-        actions.append(Action("create", "table", table_name, table_name))
-    elif remote.table.ttl_attribute != resources.TTL_ATTRIBUTE:
-        actions.append(Action("update", "table", table_name, table_name, ("ttl",)))
-    else:
-        actions.append(Action("unchanged", "table", table_name, table_name))
-
-    api_name = naming.api_name(spec)
-    if api is None:
-        actions.append(Action("create", "api", api_name, api_name))
-    else:
-        wanted = resources.api_definition(spec)["RouteSelectionExpression"]
-        verb: Verb = "update" if api.route_selection_expression != wanted else "unchanged"
-        changes = ("route selection",) if verb == "update" else ()
-        actions.append(
-            Action(verb, "api", api_name, f"{api_name} ({api.api_id})", changes, api.api_id)
-        )
-
     functions = sorted(spec.functions)
-    for fn in functions:
-        name = naming.role_name(spec, fn)
-        verb = "unchanged" if fn in remote.roles else "create"
-        actions.append(Action(verb, "role", fn, name, function=fn))
-    for fn in functions:
-        actions.append(_role_policy_action(spec, remote, fn, api_id))
-    for fn in functions:
-        name = naming.log_group_name(spec, fn)
-        group = remote.log_groups.get(fn)
-        if group is None:
-            actions.append(Action("create", "log_group", fn, name, function=fn))
-        elif group.retention_days != spec.log_retention_days:
-            actions.append(Action("update", "log_group", fn, name, ("retention",), function=fn))
-        else:
-            actions.append(Action("unchanged", "log_group", fn, name, function=fn))
-    for fn in functions:
-        actions.append(_function_action(spec, remote, fn, code_sha256, token_digest))
+    actions = [_table_action(spec, remote), _api_action(spec, remote)]
+    actions += [_role_action(spec, remote, fn) for fn in functions]
+    actions += [_role_policy_action(spec, remote, fn) for fn in functions]
+    actions += [_log_group_action(spec, remote, fn) for fn in functions]
+    actions += [_function_action(spec, remote, fn, code_sha256, token_digest) for fn in functions]
+    integrations = _integration_actions(spec, remote)
+    actions += integrations
+    created = {a.function for a in integrations if a.verb == "create"}
+    actions += [_route_action(spec, remote, key, created) for key in sorted(spec.routes)]
+    actions += [_permission_action(spec, remote, key) for key in sorted(spec.routes)]
+    actions.append(_stage_action(spec, remote))
+    return actions + _deletions(spec, remote, actions)
 
-    integrations_changing = set()
+
+def _table_action(spec: ServiceSpec, remote: RemoteState) -> Action:
+    name = naming.table_name(spec)
+    if remote.table is None:
+        return Action("create", "table", name, name)
+    if remote.table.ttl_attribute != resources.TTL_ATTRIBUTE:
+        return Action("update", "table", name, name, ("ttl",))
+    return Action("unchanged", "table", name, name)
+
+
+def _api_action(spec: ServiceSpec, remote: RemoteState) -> Action:
+    name = naming.api_name(spec)
+    api = remote.api
+    if api is None:
+        return Action("create", "api", name, name)
+    wanted = resources.api_definition(spec)["RouteSelectionExpression"]
+    label = f"{name} ({api.api_id})"
+    if api.route_selection_expression != wanted:
+        return Action("update", "api", name, label, ("route selection",), api.api_id)
+    return Action("unchanged", "api", name, label, ref=api.api_id)
+
+
+def _role_action(spec: ServiceSpec, remote: RemoteState, fn: str) -> Action:
+    verb: Verb = "unchanged" if fn in remote.roles else "create"
+    return Action(verb, "role", fn, naming.role_name(spec, fn), function=fn)
+
+
+def _log_group_action(spec: ServiceSpec, remote: RemoteState, fn: str) -> Action:
+    name = naming.log_group_name(spec, fn)
+    group = remote.log_groups.get(fn)
+    if group is None:
+        return Action("create", "log_group", fn, name, function=fn)
+    if group.retention_days != spec.log_retention_days:
+        return Action("update", "log_group", fn, name, ("retention",), function=fn)
+    return Action("unchanged", "log_group", fn, name, function=fn)
+
+
+def _integration_actions(spec: ServiceSpec, remote: RemoteState) -> list[Action]:
+    """One AWS_PROXY integration per function that some route calls."""
+    actions = []
     for fn in resources.route_functions(spec):
-        uri = resources.integration_uri(spec, fn, place)
-        integration_id = remote.integrations.get(uri) if api else None
+        uri = resources.integration_uri(spec, fn, remote.place)
+        integration_id = remote.integrations.get(uri) if remote.api else None
         name = naming.function_name(spec, fn)
         if integration_id is None:
-            integrations_changing.add(fn)
             actions.append(Action("create", "integration", uri, name, function=fn))
         else:
+            label = f"{name} ({integration_id})"
             actions.append(
-                Action(
-                    "unchanged",
-                    "integration",
-                    uri,
-                    f"{name} ({integration_id})",
-                    ref=integration_id,
-                    function=fn,
-                )
+                Action("unchanged", "integration", uri, label, ref=integration_id, function=fn)
             )
+    return actions
 
-    for key in sorted(spec.routes):
-        fn = spec.routes[key]
-        route = remote.routes.get(key) if api else None
-        if route is None:
-            actions.append(Action("create", "route", key, key, function=fn))
-            continue
-        changes = []
-        uri = resources.integration_uri(spec, fn, place)
-        if (
-            fn in integrations_changing
-            or route.target != f"integrations/{remote.integrations[uri]}"
-        ):
-            changes.append("target")
-        if route.authorization != resources.route_authorization(spec, key):
-            changes.append("authorization")
-        verb = "update" if changes else "unchanged"
-        actions.append(Action(verb, "route", key, key, tuple(changes), route.route_id, fn))
 
-    for key in sorted(spec.routes):
-        fn = spec.routes[key]
-        sid = resources.permission_statement_id(key)
-        function = remote.functions.get(fn)
-        existing = function.permissions.get(sid, "") if function else ""
-        name = f"{naming.function_name(spec, fn)} for {key}"
-        if api_id is None or function is None or existing == "":
-            actions.append(Action("create", "permission", sid, name, function=fn))
-        elif existing != resources.permission_source_arn(place, api_id, key):
-            actions.append(Action("update", "permission", sid, name, ("source ARN",), function=fn))
-        else:
-            actions.append(Action("unchanged", "permission", sid, name, function=fn))
+def _route_action(
+    spec: ServiceSpec, remote: RemoteState, key: str, new_integrations: set[str | None]
+) -> Action:
+    fn = spec.routes[key]
+    route = remote.routes.get(key) if remote.api else None
+    if route is None:
+        return Action("create", "route", key, key, function=fn)
+    changes = []
+    uri = resources.integration_uri(spec, fn, remote.place)
+    if fn in new_integrations or route.target != f"integrations/{remote.integrations[uri]}":
+        changes.append("target")
+    if route.authorization != resources.route_authorization(spec, key):
+        changes.append("authorization")
+    verb: Verb = "update" if changes else "unchanged"
+    return Action(verb, "route", key, key, tuple(changes), route.route_id, fn)
 
-    if remote.stage is None or api is None:
-        actions.append(Action("create", "stage", spec.stage, spec.stage))
-    else:
-        wanted_settings = resources.stage_route_settings()
-        throttling = ("ThrottlingBurstLimit", "ThrottlingRateLimit")
-        differs = not remote.stage.auto_deploy or any(
-            remote.stage.route_settings.get(k) != wanted_settings[k] for k in throttling
-        )
-        verb = "update" if differs else "unchanged"
-        changes = ("settings",) if differs else ()
-        actions.append(Action(verb, "stage", spec.stage, spec.stage, changes, api.api_id))
 
-    return actions + _deletions(spec, remote, actions)
+def _permission_action(spec: ServiceSpec, remote: RemoteState, key: str) -> Action:
+    fn = spec.routes[key]
+    sid = resources.permission_statement_id(key)
+    function = remote.functions.get(fn)
+    existing = function.permissions.get(sid, "") if function else ""
+    name = f"{naming.function_name(spec, fn)} for {key}"
+    if remote.api is None or function is None or existing == "":
+        return Action("create", "permission", sid, name, function=fn)
+    if existing != resources.permission_source_arn(remote.place, remote.api.api_id, key):
+        return Action("update", "permission", sid, name, ("source ARN",), function=fn)
+    return Action("unchanged", "permission", sid, name, function=fn)
+
+
+def _stage_action(spec: ServiceSpec, remote: RemoteState) -> Action:
+    if remote.stage is None or remote.api is None:
+        return Action("create", "stage", spec.stage, spec.stage)
+    wanted = resources.stage_route_settings()
+    differs = not remote.stage.auto_deploy or any(
+        remote.stage.route_settings.get(key) != wanted[key]
+        for key in ("ThrottlingBurstLimit", "ThrottlingRateLimit")
+    )
+    if differs:
+        return Action("update", "stage", spec.stage, spec.stage, ("settings",), remote.api.api_id)
+    return Action("unchanged", "stage", spec.stage, spec.stage, ref=remote.api.api_id)
 
 
 def plan_teardown(spec: ServiceSpec, remote: RemoteState) -> list[Action]:
@@ -203,10 +205,9 @@ def plan_teardown(spec: ServiceSpec, remote: RemoteState) -> list[Action]:
     return _deletions(spec, remote, [])
 
 
-def _role_policy_action(
-    spec: ServiceSpec, remote: RemoteState, fn: str, api_id: str | None
-) -> Action:
+def _role_policy_action(spec: ServiceSpec, remote: RemoteState, fn: str) -> Action:
     function = spec.functions[fn]
+    api_id = remote.api.api_id if remote.api else None
     name = f"{resources.INLINE_POLICY_NAME} of {naming.role_name(spec, fn)}"
     role = remote.roles.get(fn)
     existing = role.policies.get(resources.INLINE_POLICY_NAME) if role else None
