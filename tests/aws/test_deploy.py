@@ -333,3 +333,24 @@ def test_down_keeps_the_token_unless_told_to_forget_it(cli, aws, tmp_path):
     assert forget.exit_code == 0
     assert state.load_token("demo-test") is None
     assert_account_empty()
+
+
+def test_init_then_routes_converge_each_way(cli, aws, tmp_path, call_log):
+    """A service from `wsctl init`: a route added in wsctl.toml appears on `up`, disappears
+    when removed, and the stack then converges (no mutating call)."""
+    root = tmp_path / "mine"
+    assert cli("init", str(root)).exit_code == 0
+    config = root / "wsctl.toml"
+    assert cli("up", "--config", str(config)).exit_code == 0
+    original = config.read_text()
+    config.write_text(original.replace("[routes]\n", '[routes]\nshout = "broadcast"\n'))
+    assert cli("up", "--config", str(config)).exit_code == 0
+    gw = boto3.client("apigatewayv2", region_name=REGION)
+    (api,) = gw.get_apis()["Items"]
+    assert "shout" in {r["RouteKey"] for r in gw.get_routes(ApiId=api["ApiId"])["Items"]}
+    config.write_text(original)
+    assert cli("up", "--config", str(config)).exit_code == 0
+    assert "shout" not in {r["RouteKey"] for r in gw.get_routes(ApiId=api["ApiId"])["Items"]}
+    call_log.clear()
+    assert cli("up", "--config", str(config)).exit_code == 0
+    assert call_log.mutating == []
