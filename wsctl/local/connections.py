@@ -11,6 +11,7 @@ always done on the loop, which owns the sockets.
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,7 +70,6 @@ class LiveConnection:
     websocket: ServerConnection
     opened: float = field(default_factory=time.monotonic)
     last_active: float = field(default_factory=time.monotonic)
-    last_active_ms: int = field(default_factory=now_ms)
     # Why the gateway itself closed it (timeouts, DELETE, shutdown); None if the client did.
     closed_by_gateway: tuple[int, str] | None = None
 
@@ -79,7 +79,11 @@ class LiveConnection:
 
     def touch(self) -> None:
         self.last_active = time.monotonic()
-        self.last_active_ms = now_ms()
+
+    @property
+    def last_active_ms(self) -> int:
+        """Wall-clock time of the last activity (kept as monotonic: one clock read per frame)."""
+        return now_ms() - int((time.monotonic() - self.last_active) * 1000)
 
     def describe(self) -> dict[str, Any]:
         """GetConnection's answer, as the HTTP API spells it."""
@@ -89,7 +93,7 @@ class LiveConnection:
         return {
             "connectedAt": iso8601(self.peer.connected_at),
             "identity": identity,
-            "lastActiveAt": iso8601(self.last_active_ms),
+            "lastActiveAt": iso8601(max(self.last_active_ms, self.peer.connected_at)),
         }
 
 
@@ -102,6 +106,9 @@ class ConnectionsBackend:
         self._loop_thread = threading.get_ident()
         self._max_payload = max_payload
         self._live: dict[str, LiveConnection] = {}
+        # Posts from handler threads queue here; the loop is woken once per batch, not per post.
+        self._outbox: collections.deque[tuple[LiveConnection, bytes, bool]] = collections.deque()
+        self._wake_pending = False
 
     # Registration happens on the loop, after $connect succeeded and the handshake completed.
     def add(self, connection: LiveConnection) -> None:
@@ -136,8 +143,18 @@ class ConnectionsBackend:
             text = None
         if self._on_loop():
             self._deliver(connection, data, text is not None)
-        else:
-            self._loop.call_soon_threadsafe(self._deliver, connection, data, text is not None)
+            return
+        self._outbox.append((connection, data, text is not None))
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        # Clear the flag first: a post appended after this point schedules another flush.
+        self._wake_pending = False
+        outbox = self._outbox
+        while outbox:
+            self._deliver(*outbox.popleft())
 
     def get(self, connection_id: str) -> dict[str, Any]:
         """GetConnection: when it connected, when it was last active, and who it is."""

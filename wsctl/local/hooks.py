@@ -16,7 +16,6 @@ afterwards has them; they do nothing while no emulator is registered.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from collections.abc import Callable
@@ -24,9 +23,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 
+from wsctl.local import fastscan
+from wsctl.local.answers import answer
 from wsctl.local.connections import ConnectionsBackend, ManagementError
 
 _backends: dict[tuple[str, str], ConnectionsBackend] = {}
@@ -52,18 +52,6 @@ def unregister(domain_name: str, stage: str) -> None:
     with _registry_lock:
         if _backends.pop((domain_name, stage), None) is not None:
             _moto_users -= 1
-
-
-class _Body(io.BytesIO):
-    """What AWSResponse reads ``content`` from."""
-
-    def stream(self, **_: Any):
-        yield self.getvalue()
-
-
-def _response(url: str, status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict]:
-    parsed["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
-    return AWSResponse(url, status, {}, _Body(b"")), parsed
 
 
 def _answer(backend: ConnectionsBackend, operation: str, connection_id: str, body: Any) -> dict:
@@ -107,8 +95,8 @@ def _management_call(model: Any, params: dict[str, Any], **_: Any) -> tuple | No
         parsed = _answer(backend, model.name, unquote(segments[3]), params.get("body"))
     except ManagementError as exc:
         error = {"Error": {"Code": exc.code, "Message": exc.message}}
-        return _response(url, exc.status, error)
-    return _response(url, status, parsed)
+        return answer(url, exc.status, error)
+    return answer(url, status, parsed)
 
 
 def _serialized(stubber: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,6 +111,8 @@ def _serialized(stubber: Callable[..., Any]) -> Callable[..., Any]:
 
 def _install() -> None:
     BUILTIN_HANDLERS.append(("before-call.apigatewaymanagementapi", _management_call))
+    scan = fastscan.make_scan_hook(_moto_lock, lambda: _moto_users > 0)
+    BUILTIN_HANDLERS.append(("before-call.dynamodb.Scan", scan))
     try:
         from moto.core.models import botocore_stubber
     except ImportError:  # pragma: no cover - moto is a dependency

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import importlib.util
+import os
 import sys
 import time
 import traceback
@@ -50,11 +51,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-def _module_file(module: Any) -> Path | None:
-    filename = getattr(module, "__file__", None)
-    return Path(filename).resolve() if filename else None
 
 
 class FunctionHost:
@@ -115,11 +111,12 @@ class FunctionHost:
 
     def _forget_modules(self) -> None:
         """Drop modules from this code directory, and any module our handlers are named as."""
-        names = {function.module for function in self.spec.functions.values()}
+        names = {function.module.split(".")[0] for function in self.spec.functions.values()}
+        prefix = str(self.code_dir) + os.sep
         for name, module in list(sys.modules.items()):
-            path = _module_file(module)
-            inside = path is not None and path.is_relative_to(self.code_dir)
-            if inside or name in names or name.split(".")[0] in names:
+            # Modules imported through our sys.path entry have __file__ under it, as given.
+            filename = getattr(module, "__file__", None) or ""
+            if filename.startswith(prefix) or name.split(".")[0] in names:
                 del sys.modules[name]
 
     def shutdown(self) -> None:

@@ -1,0 +1,314 @@
+"""The local emulator under load, next to a plain websockets server measured in the same run.
+
+    .venv/bin/python benchmarks/local.py [--sizes 10,100,500,1000] [--broadcasts 20]
+
+For each N, N clients connect to each server; one of them broadcasts M messages, one at a
+time and then with 20 in flight. Every client records when each broadcast arrives: delivery
+latency (p50/p99), deliveries per second and completeness. The plain server fans out
+directly with ``websockets.broadcast`` (no Lambda semantics, no DynamoDB): this machine's
+practical limit. The emulator runs the bundled service unchanged (scan, then one
+PostToConnection per connection from a thread pool). Also: the emulator's RSS with 1000
+idle connections and its connection rate.
+
+Servers run in their own processes, so clients and servers do not share a GIL; each phase is
+bounded in count and time. Targets at N=500: at least 1/4 of the plain server's deliveries/s,
+p99 under 300 ms, nothing lost in either mode; under 200 MB RSS with 1000 idle connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection, connect
+
+IN_FLIGHT = 20
+CONNECT_CONCURRENCY = 100
+PHASE_TIMEOUT = 60.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+# Servers (each in its own process) ------------------------------------------------------------
+def serve_plain() -> None:
+    """Broadcast straight to every open connection, then ack the sender: the baseline."""
+    from websockets.asyncio.server import broadcast, serve
+
+    async def handler(ws) -> None:
+        async for message in ws:
+            request = json.loads(message)
+            if request.get("action") != "broadcast":
+                continue
+            frame = json.dumps(
+                {
+                    "type": "broadcast",
+                    "from": str(ws.id),
+                    "message": request.get("message"),
+                    "at": time.time_ns() // 1_000_000,
+                }
+            )
+            targets = server.connections
+            broadcast(targets, frame)
+            ack = {"type": "ack", "action": "broadcast", "delivered": len(targets)}
+            await ws.send(json.dumps({**ack, "gone": 0, "failed": 0}))
+
+    async def main() -> None:
+        nonlocal server
+        server = await serve(handler, "127.0.0.1", 0, compression=None, ping_interval=None)
+        print(f"PORT {server.sockets[0].getsockname()[1]} /dev", flush=True)
+        await asyncio.to_thread(sys.stdin.read)
+
+    server = None
+    asyncio.run(main())
+
+
+def serve_emulator(profile: str | None) -> None:
+    """The emulator running the bundled service, until stdin closes."""
+    from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
+    from wsctl.local import LocalService
+
+    spec = parse_spec_file(bundled_service_dir() / CONFIG_FILE)
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    with LocalService(spec) as service:
+        print(f"PORT {service.port} /{spec.stage}", flush=True)
+        sys.stdin.read()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+
+
+@dataclass
+class ServerProcess:
+    kind: str
+    process: subprocess.Popen
+    url: str
+
+    @classmethod
+    def start(cls, kind: str, profile: str | None = None) -> ServerProcess:
+        command = [sys.executable, __file__, "--serve", kind]
+        if profile:
+            command += ["--profile", profile]
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        _, port, path = process.stdout.readline().split()
+        return cls(kind, process, f"ws://127.0.0.1:{port}{path}")
+
+    def rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+# Clients ---------------------------------------------------------------------------------------
+@dataclass
+class Round:
+    """One run of M broadcasts to N clients: what arrived and when."""
+
+    clients: int
+    expected: int
+    started: float = 0.0
+    last_delivery: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    counts: dict[int, int] = field(default_factory=dict)
+    complete: dict[int, asyncio.Event] = field(default_factory=dict)
+
+    def delivered(self, seq: int, sent_at: float) -> None:
+        now = time.perf_counter()
+        self.latencies.append(now - sent_at)
+        self.last_delivery = now
+        count = self.counts[seq] = self.counts.get(seq, 0) + 1
+        if count == self.clients:
+            self.complete[seq].set()
+
+    def row(self) -> dict[str, float]:
+        got = len(self.latencies)
+        elapsed = max(self.last_delivery - self.started, 1e-9)
+        ordered = sorted(self.latencies) or [float("nan")]
+        return {
+            "deliveries/s": got / elapsed,
+            "p50 ms": statistics.median(ordered) * 1000,
+            "p99 ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+            "complete %": 100 * got / self.expected,
+        }
+
+
+class Clients:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sockets: list[ClientConnection] = []
+        self.readers: list[asyncio.Task] = []
+        self.round: Round | None = None
+
+    async def open(self, n: int) -> float:
+        """Connect ``n`` clients (CONNECT_CONCURRENCY at a time); returns connections/s."""
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+        async def one() -> ClientConnection:
+            async with gate:
+                return await connect(
+                    self.url, compression=None, ping_interval=None, open_timeout=30, max_size=None
+                )
+
+        started = time.perf_counter()
+        self.sockets = list(await asyncio.gather(*(one() for _ in range(n))))
+        rate = n / (time.perf_counter() - started)
+        self.readers = [asyncio.create_task(self._read(ws)) for ws in self.sockets]
+        return rate
+
+    async def _read(self, ws: ClientConnection) -> None:
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                if frame.get("type") == "broadcast" and self.round is not None:
+                    body = frame["message"]
+                    self.round.delivered(body["seq"], body["t"])
+        except Exception:
+            return
+
+    async def run(self, broadcasts: int, in_flight: int) -> Round:
+        n = len(self.sockets)
+        current = self.round = Round(clients=n, expected=n * broadcasts)
+        current.complete = {seq: asyncio.Event() for seq in range(broadcasts)}
+        gate = asyncio.Semaphore(in_flight)
+        sender = self.sockets[0]
+
+        async def one(seq: int) -> None:
+            try:
+                async with asyncio.timeout(PHASE_TIMEOUT / 2):
+                    await current.complete[seq].wait()
+            except TimeoutError:
+                pass
+            finally:
+                gate.release()
+
+        waiters = []
+        current.started = time.perf_counter()
+        try:
+            async with asyncio.timeout(PHASE_TIMEOUT):
+                for seq in range(broadcasts):
+                    await gate.acquire()
+                    message = {"seq": seq, "t": time.perf_counter()}
+                    await sender.send(json.dumps({"action": "broadcast", "message": message}))
+                    waiters.append(asyncio.create_task(one(seq)))
+                await asyncio.gather(*waiters)
+        except TimeoutError:
+            pass
+        await asyncio.sleep(0.2)  # late deliveries still count toward completeness
+        self.round = None
+        return current
+
+    async def close(self) -> None:
+        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+        for reader in self.readers:
+            reader.cancel()
+        self.sockets, self.readers = [], []
+
+
+# The run ---------------------------------------------------------------------------------------
+async def measure(server: ServerProcess, sizes: list[int], broadcasts: int) -> dict:
+    results: dict = {"rounds": {}, "rss": {}}
+    for n in sizes:
+        clients = Clients(server.url)
+        results["rss"][0] = results["rss"].get(0, server.rss_mb())
+        rate = await clients.open(n)
+        await asyncio.sleep(0.5)
+        results["rss"][n] = server.rss_mb()
+        results["connect rate"] = rate
+        in_flight_count = max(IN_FLIGHT, min(3 * broadcasts, 30_000 // n))
+        one = await clients.run(broadcasts, in_flight=1)
+        many = await clients.run(in_flight_count, in_flight=IN_FLIGHT)
+        results["rounds"][n] = {"1": one.row(), str(IN_FLIGHT): many.row()}
+        await clients.close()
+        await asyncio.sleep(1.0)  # let $disconnect runs finish before the next size
+    return results
+
+
+def print_table(sizes: list[int], plain: dict, emulator: dict) -> None:
+    print()
+    header = (
+        f"{'N':>5} {'in flight':>9} | {'plain del/s':>11} {'p50':>7} {'p99':>7} {'ok%':>6} | "
+        f"{'emul del/s':>10} {'p50':>7} {'p99':>7} {'ok%':>6} | {'ratio':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in sizes:
+        for mode in ("1", str(IN_FLIGHT)):
+            p, e = plain["rounds"][n][mode], emulator["rounds"][n][mode]
+            print(
+                f"{n:>5} {mode:>9} | {p['deliveries/s']:>11,.0f} {p['p50 ms']:>6.1f}ms "
+                f"{p['p99 ms']:>6.1f}ms {p['complete %']:>5.1f}% | "
+                f"{e['deliveries/s']:>10,.0f} {e['p50 ms']:>6.1f}ms {e['p99 ms']:>6.1f}ms "
+                f"{e['complete %']:>5.1f}% | {e['deliveries/s'] / p['deliveries/s']:>6.2f}"
+            )
+    biggest = max(sizes)
+    print()
+    print(
+        f"Emulator RSS: {emulator['rss'][0]:.0f} MB at start, {emulator['rss'][biggest]:.0f} MB "
+        f"with {biggest} idle connections (plain server: {plain['rss'][biggest]:.0f} MB)"
+    )
+    print(
+        f"Connection rate ({biggest} clients, {CONNECT_CONCURRENCY} at a time): emulator "
+        f"{emulator['connect rate']:,.0f}/s, plain {plain['connect rate']:,.0f}/s"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100,500,1000")
+    parser.add_argument("--broadcasts", type=int, default=20, help="M, one at a time")
+    parser.add_argument("--serve", choices=("plain", "emulator"), help=argparse.SUPPRESS)
+    parser.add_argument("--profile", help="emulator only: write cProfile stats to this file")
+    args = parser.parse_args()
+    raise_fd_limit()
+    if args.serve == "plain":
+        serve_plain()
+        return 0
+    if args.serve == "emulator":
+        serve_emulator(args.profile)
+        return 0
+    sizes = [int(size) for size in args.sizes.split(",")]
+    results = {}
+    for kind in ("plain", "emulator"):
+        server = ServerProcess.start(kind, args.profile if kind == "emulator" else None)
+        try:
+            print(f"measuring {kind} server ...", file=sys.stderr, flush=True)
+            results[kind] = asyncio.run(measure(server, sizes, args.broadcasts))
+        finally:
+            server.stop()
+    print_table(sizes, results["plain"], results["emulator"])
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONPATH", str(ROOT))
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""A fast lane for DynamoDB Scan in the embedded moto.
+
+moto answers a Scan by running its generic response serializer over every item, then botocore
+parses that JSON back: about 250 ms for 500 connection records on this machine, which made a
+broadcast's scan cost more than all its posts. This ``before-call`` hook answers the plain
+scans a connections table sees (whole table, optionally projected through ``#name``
+placeholders, one page) straight from moto's own table, as botocore would have parsed them.
+Anything it does not handle exactly (filters, limits, pagination, reserved words, consumed
+capacity, errors) returns None and goes through moto as before, so answers never differ.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+from wsctl.local.answers import answer
+
+_PAGE_BYTES = 1024 * 1024
+_HANDLED_KEYS = {"TableName", "ProjectionExpression", "ExpressionAttributeNames", "ConsistentRead"}
+_PLACEHOLDER = re.compile(r"^#[A-Za-z0-9_]+$")
+
+
+def _parsed(value: Any) -> dict[str, Any]:
+    """One moto DynamoType as botocore's parser returns it (binary as bytes)."""
+    kind, raw = value.type, value.value
+    if kind == "M":
+        return {"M": {key: _parsed(item) for key, item in raw.items()}}
+    if kind == "L":
+        return {"L": [_parsed(item) for item in raw]}
+    if kind == "B":
+        return {"B": raw if isinstance(raw, bytes) else base64.b64decode(raw)}
+    if kind == "BS":
+        return {"BS": [v if isinstance(v, bytes) else base64.b64decode(v) for v in raw]}
+    if kind in ("SS", "NS"):
+        return {kind: list(raw)}
+    return {kind: raw}
+
+
+def _projection(body: dict[str, Any]) -> list[str] | bool | None:
+    """Attribute names to keep; None for all; False when this lane cannot answer."""
+    names = body.get("ExpressionAttributeNames") or {}
+    expression = body.get("ProjectionExpression")
+    if expression is None:
+        return False if names else None
+    tokens = [token.strip() for token in expression.split(",")]
+    if not all(_PLACEHOLDER.match(token) and token in names for token in tokens):
+        return False  # plain names may be reserved words: let moto judge them
+    if set(names) != set(tokens):
+        return False  # unused names are a ValidationException
+    return [names[token] for token in tokens]
+
+
+def make_scan_hook(lock: Any, active: Callable[[], bool]) -> Callable[..., Any]:
+    """The before-call.dynamodb.Scan handler, serialized with moto's other calls by ``lock``."""
+
+    def fast_scan(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
+        if not active():
+            return None
+        try:
+            body = json.loads(params.get("body") or b"{}")
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or set(body) - _HANDLED_KEYS:
+            return None
+        keep = _projection(body)
+        if keep is False:
+            return None
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+        region = context.get("client_region")
+        with lock:
+            try:
+                table = dynamodb_backends[account][region].tables.get(body.get("TableName"))
+            except KeyError:
+                return None
+            if table is None:
+                return None
+            records = table.all_items()
+            if sum(record.size() for record in records) > _PAGE_BYTES:
+                return None  # more than one page: moto paginates
+            items = [
+                {
+                    name: _parsed(value)
+                    for name, value in record.attrs.items()
+                    if keep is None or name in keep
+                }
+                for record in records
+            ]
+        if not all(items) and keep is not None:
+            return None  # items without the projected attributes: moto's answer decides
+        parsed = {"Items": items, "Count": len(items), "ScannedCount": len(records)}
+        return answer(params.get("url", ""), 200, parsed)
+
+    return fast_scan
