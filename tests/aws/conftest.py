@@ -14,7 +14,7 @@ from aws_testing import Breaker, CallLog, Service, write_service
 from moto import mock_aws
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def shared_botocore_loader():
     """One botocore data loader for every session the tests create: each wsctl command makes
     its own boto3 session, and re-reading the service models costs ~0.3 s each time."""
