@@ -24,6 +24,7 @@ import messaging
 from connection_store import ConnectionRecord, ConnectionStore
 from service_actions import Service, reply
 
+# Set by wsctl (wsctl/naming.py) on Lambda and in the emulator; this code cannot import wsctl.
 TABLE_ENV = "WSCTL_TABLE"
 TOKEN_DIGEST_ENV = "WSCTL_TOKEN_SHA256"
 
@@ -32,7 +33,9 @@ if logger.level == logging.NOTSET:
     # Lambda's root logger shows WARNING and above; the service's own lines are INFO.
     logger.setLevel(logging.INFO)
 
-OK = {"statusCode": 200}
+
+def _ok() -> dict[str, int]:
+    return {"statusCode": 200}
 
 
 def _store() -> ConnectionStore:
@@ -61,13 +64,13 @@ def connect(event: dict[str, Any], context: Any) -> dict[str, int]:
         logger.exception("connect %s: storing the connection failed", connection_id)
         return {"statusCode": 500}
     logger.info("connect %s from %s", connection_id, record.source_ip)
-    return OK
+    return _ok()
 
 
 def disconnect(event: dict[str, Any], context: Any) -> dict[str, int]:
     connection_id = api_events.connection_id(event)
     if connection_id is None:
-        return OK
+        return _ok()
     try:
         _store().delete(connection_id)
     except Exception:
@@ -75,7 +78,7 @@ def disconnect(event: dict[str, Any], context: Any) -> dict[str, int]:
         logger.exception("disconnect %s: deleting the record failed", connection_id)
     else:
         logger.info("disconnect %s", connection_id)
-    return OK
+    return _ok()
 
 
 def _on_message(event: dict[str, Any]) -> dict[str, int]:
@@ -83,12 +86,12 @@ def _on_message(event: dict[str, Any]) -> dict[str, int]:
     endpoint = api_events.management_endpoint(event)
     if caller is None or endpoint is None:
         logger.warning("message event without connectionId, domainName or stage: ignored")
-        return OK
+        return _ok()
     try:
         management = aws_clients.management(endpoint)
     except Exception:
         logger.exception("message from %s: no management API client", caller.connection_id)
-        return OK
+        return _ok()
     try:
         request = messaging.parse_request(*api_events.body(event))
         Service(_store(), management).perform(caller, request)
@@ -103,7 +106,7 @@ def _on_message(event: dict[str, Any]) -> dict[str, int]:
                 messaging.INTERNAL, "The service could not handle this message; try again."
             ),
         )
-    return OK
+    return _ok()
 
 
 def default(event: dict[str, Any], context: Any) -> dict[str, int]:
