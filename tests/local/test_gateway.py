@@ -308,3 +308,25 @@ def test_flooding_client_does_not_hold_up_others(recorder):
         flooder.transport.abort()
 
     run(scenario())
+
+
+def test_iam_auth_checks_the_handshake_signature(recorder_spec):
+    """auth = "iam": a handshake signed with this machine's credentials passes; unsigned 403."""
+    from wsctl import sigv4
+
+    spec = dataclasses.replace(recorder_spec, auth="iam")
+    credentials = sigv4.session_credentials()
+
+    async def scenario(service):
+        with pytest.raises(InvalidStatus) as unsigned:
+            async with connect(service.url):
+                pass
+        assert unsigned.value.response.status_code == 403
+        headers = sigv4.sign_handshake(service.url, credentials, "us-east-1")
+        async with connect(service.url, additional_headers=headers) as ws:
+            await ws.send(json.dumps({"action": "echo"}))
+            assert (await next_json(ws))["route"] == "echo"
+
+    with LocalService(spec) as service:
+        asyncio.run(scenario(service))
+    assert len(events_of(spec, "CONNECT")) == 1  # the unsigned handshake never reached $connect

@@ -117,3 +117,39 @@ def test_stale_record_is_not_trusted(recorder_spec):
     )
     assert serve.stop(recorder_spec) is False
     assert not (state.home() / "local" / f"{recorder_spec.stack}.json").exists()
+
+
+@pytest.mark.timeout(60)
+def test_wsctl_up_local_then_ctrl_c(tmp_path):
+    """`wsctl up --local --port 0` serves the bundled service; Ctrl-C exits 0 and cleans up."""
+    from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
+
+    spec = parse_spec_file(bundled_service_dir() / CONFIG_FILE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wsctl", "up", "--local", "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        record = eventually(lambda: state.load_local(spec.stack) or process.poll() is not None, 30)
+        assert process.poll() is None, process.communicate()
+
+        async def scenario():
+            async with connect(record.url) as ws:
+                await ws.send(json.dumps({"action": "whoami"}))
+                assert (await next_json(ws))["type"] == "whoami"
+                process.send_signal(signal.SIGINT)
+                await asyncio.wait_for(ws.wait_closed(), 20)
+                assert ws.close_code == 1001
+
+        asyncio.run(scenario())
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert record.url in stdout
+    assert "disconnect" in stderr  # the service's own log line, shown as CloudWatch would
+    assert state.load_local(spec.stack) is None

@@ -20,10 +20,12 @@ import http
 import time
 from typing import Any
 
+from rich.markup import escape
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from wsctl import sigv4
 from wsctl.config import ServiceSpec
 from wsctl.local import events, hooks
 from wsctl.local.connections import (
@@ -87,8 +89,13 @@ class Gateway:
         host: str = "127.0.0.1",
         port: int = 0,
         quotas: Quotas | None = None,
+        iam_credentials: Any = None,
+        region: str = "us-east-1",
     ) -> None:
         self.spec = spec
+        # With auth = "iam": the caller's own credentials, to check handshake signatures with.
+        self.iam_credentials = iam_credentials
+        self.region = region
         self.functions = functions
         self.host = host
         self.requested_port = port
@@ -166,6 +173,16 @@ class Gateway:
             user_agent=request.headers.get("User-Agent"),
         )
         websocket.peer = peer
+        if self.iam_credentials is not None:
+            check = sigv4.verify_handshake(
+                "GET", request.path, request.headers.raw_items(), self.iam_credentials, self.region
+            )
+            if not check.ok:
+                self.functions.console.print(
+                    f"[yellow]Handshake refused (AWS_IAM):[/] {escape(check.reason)}",
+                    highlight=False,
+                )
+                return websocket.respond(http.HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
         function_name = self.spec.routes.get(events.CONNECT)
         if function_name is None:
             return None

@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -70,6 +71,8 @@ class FunctionHost:
         self.code_dir = spec.code_dir.resolve()
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self._handlers: dict[str, Handler] = {}
+        self._running = 0
+        self._idle = threading.Condition()
         self._log_stream = time.strftime("%Y/%m/%d/[$LATEST]") + "local"
 
     # Loading -------------------------------------------------------------------------------
@@ -119,8 +122,15 @@ class FunctionHost:
             if filename.startswith(prefix) or name.split(".")[0] in names:
                 del sys.modules[name]
 
-    def shutdown(self) -> None:
+    def shutdown(self, grace: float = 5.0) -> None:
+        """Refuse new invocations; wait up to ``grace`` seconds for running ones.
+
+        Python cannot stop a thread: an invocation still running after that (one that timed
+        out, say) finishes on its own, and its AWS calls then fail, as no mock answers them.
+        """
         self.executor.shutdown(wait=False, cancel_futures=True)
+        with self._idle:
+            self._idle.wait_for(lambda: self._running == 0, timeout=grace)
 
     # Invoking ------------------------------------------------------------------------------
     def context(self, function: FunctionSpec, request_id: str) -> LambdaContext:
@@ -140,7 +150,12 @@ class FunctionHost:
         handler = self._handlers[function.name]
         context = self.context(function, request_id)
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.executor, self._call, function, handler, event, context)
+        try:
+            future = loop.run_in_executor(
+                self.executor, self._call, function, handler, event, context
+            )
+        except RuntimeError:  # shutting down: no new invocations
+            raise FunctionFailed(function.name) from None
         try:
             return await asyncio.wait_for(future, timeout=function.timeout)
         except TimeoutError:
@@ -154,11 +169,17 @@ class FunctionHost:
     def _call(
         self, function: FunctionSpec, handler: Handler, event: dict, context: LambdaContext
     ) -> Any:
+        with self._idle:
+            self._running += 1
         try:
             return handler(event, context)
         except Exception as exc:
             self.report_failure(context, exc)
             raise FunctionFailed(function.name) from None
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
 
     def report_failure(self, context: LambdaContext, exc: BaseException) -> None:
         text = "".join(traceback.format_exception(exc))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -26,6 +28,7 @@ def run_foreground(
     quotas: Quotas | None = None,
 ) -> int:
     """Serve ``spec`` on 127.0.0.1 until Ctrl-C or SIGTERM; then $disconnect everyone, exit 0."""
+    _show_function_logs()
     service = LocalService(spec, port=port, auth_token=auth_token, reload=reload, quotas=quotas)
     service.start()
     record = state.LocalRecord(
@@ -36,6 +39,8 @@ def run_foreground(
         url=service.url,
         management_url=service.management_url,
         started_at=time.time(),
+        auth=spec.auth,
+        region=service.region,
     )
     stop_requested = threading.Event()
     previous = _on_sigterm(lambda *_: stop_requested.set())
@@ -90,6 +95,18 @@ def _announce(service: LocalService, spec: ServiceSpec, token: str | None, reloa
     if reload:
         out.print("  Reload      handlers reload when their files change")
     out.print("Connect with [bold]wsctl connect[/] in another terminal. Ctrl-C stops.")
+
+
+def _show_function_logs() -> None:
+    """Print what handlers log (INFO and up), as CloudWatch would keep it; quiet libraries.
+
+    This process is dedicated to the emulator, so configuring the root logger is ours to do.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    for noisy in ("websockets", "botocore", "boto3", "urllib3", "moto"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _on_sigterm(handler) -> object:

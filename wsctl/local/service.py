@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from wsctl import console as consoles
+from wsctl import sigv4
 from wsctl.auth import token_digest
 from wsctl.config import ServiceSpec
 from wsctl.errors import WsctlError
@@ -68,6 +69,7 @@ class LocalService:
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._watcher: asyncio.Task[None] | None = None
+        self._iam_credentials: Any = None
 
     # Where it serves -----------------------------------------------------------------------
     @property
@@ -116,6 +118,9 @@ class LocalService:
 
     def start(self) -> LocalService:
         digest = token_digest(self._auth_token) if self._auth_token else None
+        # Captured before the emulator's fake credentials are set: handshakes of an
+        # auth = "iam" service are signed with the caller's own (see wsctl.sigv4).
+        self._iam_credentials = sigv4.session_credentials() if self.spec.auth == "iam" else None
         self._set_env({**_FAKE_CREDENTIALS, **environment(self.spec, self.region, digest)})
         try:
             self._mock = dynamodb.start_embedded_aws()
@@ -144,6 +149,8 @@ class LocalService:
                 host=self._host,
                 port=self._requested_port,
                 quotas=self.quotas,
+                iam_credentials=self._iam_credentials,
+                region=self.region,
             )
             await self._gateway.start()
             if self._reload:
