@@ -94,6 +94,21 @@ def sign_handshake(url: str, credentials: ReadOnlyCredentials, region: str) -> d
     return dict(request.headers.items())
 
 
+def sign_as_caller(url: str, region: str | None = None) -> dict[str, str]:
+    """Sign the handshake to ``url`` with the caller's credentials (``AWS_PROFILE`` included).
+
+    The region is ``region`` (a stack's recorded one), else the one in an execute-api host
+    name, else the caller's configured region.
+    """
+    region = region or region_from_url(url) or session_region()
+    if region is None:
+        raise ConfigError(
+            f"cannot sign the handshake to {url}: no AWS region known; set AWS_REGION or "
+            "pass --region when deploying"
+        )
+    return sign_handshake(url, session_credentials(), region)
+
+
 def presign_url(
     url: str, credentials: ReadOnlyCredentials, region: str, expires: int = PRESIGN_EXPIRES
 ) -> str:

@@ -56,6 +56,8 @@ class LocalRecord:
     url: str
     management_url: str
     started_at: float
+    auth: str = "none"  # what its handshakes require, so clients know to send a token or sign
+    region: str | None = None  # the region SigV4 signatures must be scoped to (auth = "iam")
 
     def is_alive(self) -> bool:
         """True only if the process exists and its port still accepts connections."""

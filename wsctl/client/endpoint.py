@@ -47,7 +47,9 @@ def resolve_endpoint(url: str | None, stack: str, *, hint: str = "give a URL") -
 
     if url is None:
         if local is not None:
-            return Endpoint(local.url, "local", stack, token=state.load_token(stack))
+            return Endpoint(
+                local.url, "local", stack, local.auth, state.load_token(stack), local.region
+            )
         if deployed_url is not None:
             return Endpoint(
                 deployed_url,
@@ -63,7 +65,7 @@ def resolve_endpoint(url: str | None, stack: str, *, hint: str = "give a URL") -
         )
 
     if local is not None and _same_url(url, local.url):
-        return Endpoint(url, "given", stack, token=state.load_token(stack))
+        return Endpoint(url, "given", stack, local.auth, state.load_token(stack), local.region)
     if deployed_url is not None and _same_url(url, deployed_url):
         return Endpoint(
             url, "given", stack, deployed_auth, state.load_token(stack), deployed_region

@@ -60,11 +60,14 @@ def _has(headers: Sequence[Header], name: str) -> bool:
 def credential_headers(endpoint: Endpoint) -> list[Header]:
     """Headers that prove who is calling, computed for this endpoint.
 
-    Today: the stack's bearer token. This is the seam for SigV4 (``--auth iam`` stacks): when
-    ``endpoint.auth == "iam"``, sign here with ``wsctl.sigv4.sign_handshake(endpoint.url,
-    credentials, endpoint.region)``, importing it inside that branch so that botocore loads
-    only for IAM stacks and the other client commands stay light.
+    An ``--auth iam`` stack: the handshake signed with SigV4 from the caller's AWS credentials
+    (botocore loads only in that branch, so the other client commands stay light). Otherwise
+    the stack's bearer token, if it has one.
     """
+    if endpoint.auth == "iam":
+        from wsctl import sigv4
+
+        return list(sigv4.sign_as_caller(endpoint.url, endpoint.region).items())
     if endpoint.token:
         return [("Authorization", f"Bearer {endpoint.token}")]
     return []
