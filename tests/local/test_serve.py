@@ -28,20 +28,31 @@ sys.exit(run_foreground(spec, port=0, auth_token=None))
 """
 
 
-def _start(spec) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(spec.source)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        eventually(lambda: state.load_local(spec.stack) or process.poll() is not None, 30)
-    except AssertionError:
-        process.kill()
-        raise
-    assert process.poll() is None, process.communicate()
-    return process
+class Served:
+    """A process started with its output going to files (a full pipe could block it)."""
+
+    def __init__(self, command: list[str], cwd, logs) -> None:
+        self.stdout_path, self.stderr_path = logs / "stdout.txt", logs / "stderr.txt"
+        with self.stdout_path.open("w") as out, self.stderr_path.open("w") as err:
+            self.process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, text=True)
+
+    def output(self) -> tuple[str, str]:
+        return self.stdout_path.read_text(), self.stderr_path.read_text()
+
+    def wait_for_record(self, stack: str):
+        try:
+            eventually(lambda: state.load_local(stack) or self.process.poll() is not None, 30)
+        except AssertionError:
+            self.process.kill()
+            raise AssertionError(f"never served: {self.output()}") from None
+        assert self.process.poll() is None, self.output()
+        return state.load_local(stack)
+
+
+def _start(spec, logs) -> Served:
+    served = Served([sys.executable, "-c", RUNNER, str(spec.source)], None, logs)
+    served.wait_for_record(spec.stack)
+    return served
 
 
 def _connected_client(url: str):
@@ -55,9 +66,10 @@ def _connected_client(url: str):
 
 
 @pytest.mark.timeout(60)
-def test_ctrl_c_runs_disconnect_and_exits_0(recorder_spec):
+def test_ctrl_c_runs_disconnect_and_exits_0(recorder_spec, tmp_path):
     """SIGINT: open connections get 1001, $disconnect runs, the record goes, exit 0."""
-    process = _start(recorder_spec)
+    served = _start(recorder_spec, tmp_path)
+    process = served.process
     try:
         record = state.load_local(recorder_spec.stack)
         assert record is not None and record.pid == process.pid
@@ -70,10 +82,11 @@ def test_ctrl_c_runs_disconnect_and_exits_0(recorder_spec):
             assert ws.close_code == 1001
 
         asyncio.run(scenario())
-        stdout, stderr = process.communicate(timeout=20)
+        process.wait(timeout=20)
     finally:
         if process.poll() is None:
             process.kill()
+    stdout, stderr = served.output()
     assert process.returncode == 0, stderr
     assert record.url in stdout and "/@connections" in stdout
     assert "Traceback" not in stderr
@@ -83,9 +96,9 @@ def test_ctrl_c_runs_disconnect_and_exits_0(recorder_spec):
 
 
 @pytest.mark.timeout(60)
-def test_stop_from_another_process(recorder_spec):
+def test_stop_from_another_process(recorder_spec, tmp_path):
     """stop() finds the running service through its record, ends it, and reports it."""
-    process = _start(recorder_spec)
+    process = _start(recorder_spec, tmp_path).process
     # Our own child stays a zombie (its pid alive) until reaped: reap it as another shell would.
     reaper = threading.Thread(target=process.wait, daemon=True)
     reaper.start()
@@ -125,16 +138,11 @@ def test_wsctl_up_local_then_ctrl_c(tmp_path):
     from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
 
     spec = parse_spec_file(bundled_service_dir() / CONFIG_FILE)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wsctl", "up", "--local", "--port", "0"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    command = [sys.executable, "-m", "wsctl", "up", "--local", "--port", "0"]
+    served = Served(command, tmp_path, tmp_path)
+    process = served.process
     try:
-        record = eventually(lambda: state.load_local(spec.stack) or process.poll() is not None, 30)
-        assert process.poll() is None, process.communicate()
+        record = served.wait_for_record(spec.stack)
 
         async def scenario():
             async with connect(record.url) as ws:
@@ -145,10 +153,11 @@ def test_wsctl_up_local_then_ctrl_c(tmp_path):
                 assert ws.close_code == 1001
 
         asyncio.run(scenario())
-        stdout, stderr = process.communicate(timeout=20)
+        process.wait(timeout=20)
     finally:
         if process.poll() is None:
             process.kill()
+    stdout, stderr = served.output()
     assert process.returncode == 0, stderr
     assert record.url in stdout
     assert "disconnect" in stderr  # the service's own log line, shown as CloudWatch would
