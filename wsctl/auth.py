@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from wsctl import state
 
@@ -24,3 +25,23 @@ def ensure_token(stack: str, *, rotate: bool = False) -> str:
         token = new_token()
         state.save_token(stack, token)
     return token
+
+
+# Query parameters that carry a secret: the connect token (for browsers) and SigV4's session
+# token and signature (presigned URLs).
+SECRET_PARAMETERS = frozenset({"token", "x-amz-security-token", "x-amz-signature"})
+REDACTED = "REDACTED"
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print: secret query values and a password in it replaced by REDACTED."""
+    parts = urlsplit(url)
+    pairs = []
+    for pair in parts.query.split("&") if parts.query else []:
+        key, sep, _ = pair.partition("=")
+        secret = sep and unquote(key).lower() in SECRET_PARAMETERS
+        pairs.append(f"{key}={REDACTED}" if secret else pair)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username}:{REDACTED}@" + netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(pairs), parts.fragment))

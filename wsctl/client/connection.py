@@ -17,6 +17,7 @@ from websockets.exceptions import (
 )
 from websockets.frames import Frame, Opcode
 
+from wsctl.auth import redact_url
 from wsctl.client import protocol
 from wsctl.client.close_codes import CLEAN_CLOSE, describe_close
 from wsctl.client.endpoint import Endpoint
@@ -57,6 +58,7 @@ def _body(body: bytes | None) -> str:
 
 def describe_failure(exc: BaseException, url: str, open_timeout: float) -> WsctlError:
     """The one line a user reads when the connection to ``url`` cannot be opened."""
+    url = redact_url(url)  # a token given in the URL must not reach the terminal or CI logs
     host = _host(url)
     if isinstance(exc, InvalidURI):
         return ConfigError(f"{url!r} is not a WebSocket URL: use ws://HOST[:PORT]/PATH or wss://…")

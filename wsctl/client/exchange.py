@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from websockets.exceptions import ConnectionClosed
 
+from wsctl.auth import redact_url
 from wsctl.client.connection import close_outcome, open_connection, send_message
 from wsctl.client.endpoint import Endpoint
 from wsctl.client.handshake import ConnectOptions
@@ -39,7 +40,7 @@ async def exchange(
                     continue
                 problem = reply_problem(reply)
                 if problem:
-                    raise WsctlError(f"{endpoint.url}: {problem}")
+                    raise WsctlError(f"{redact_url(endpoint.url)}: {problem}")
                 kind = reply.get("type")
                 if kind in wanted:
                     replies.setdefault(kind, reply)
@@ -48,7 +49,8 @@ async def exchange(
     except TimeoutError:
         missing = ", ".join(sorted(wanted - replies.keys()))
         raise WsctlError(
-            f"No {missing} reply from {endpoint.url} within {timeout:g} s (raise it with --timeout)"
+            f"No {missing} reply from {redact_url(endpoint.url)} within {timeout:g} s "
+            "(raise it with --timeout)"
         ) from None
     except ConnectionClosed:
         pass

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
 
+from wsctl.auth import redact_url
 from wsctl.client import render, slash
 from wsctl.client.connection import (
     WatchedConnection,
@@ -122,7 +123,8 @@ async def run_interactive(
     """The interactive session; returns 0 after a clean close, 1 otherwise."""
     connection = await open_connection(endpoint, options)
     screen = Screen(console)
-    screen.note(f"Connected to {endpoint.url}. /help lists the commands; Ctrl-D closes.", "green")
+    shown = redact_url(endpoint.url)
+    screen.note(f"Connected to {shown}. /help lists the commands; Ctrl-D closes.", "green")
     if show_ping_pong:
         connection.on_control = screen.control
     session: PromptSession = PromptSession(
