@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.auth.local_process import up_local
 from wsctl import state
 from wsctl.client.endpoint import Endpoint
 from wsctl.client.handshake import credential_headers
@@ -24,32 +20,9 @@ STACK = "wsctl-dev"  # the bundled service's stack
 
 @pytest.fixture
 def iam_service(tmp_path):
-    """`wsctl up --local --auth iam --port 0` running in another process; its local record."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wsctl", "up", "--local", "--auth", "iam", "--port", "0"],
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        record = None
-        while record is None and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-            record = state.load_local(STACK)
-        assert record is not None, process.communicate(timeout=5) if process.poll() else "slow"
+    """`wsctl up --local --auth iam` running in another process; its local record."""
+    with up_local(STACK, tmp_path, "--auth", "iam") as record:
         yield record
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
 
 
 async def _status_without_signature(url: str) -> int:

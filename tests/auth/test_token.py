@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import time
 from urllib.parse import quote
 
@@ -13,6 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.auth.local_process import up_local
 from wsctl import state
 from wsctl.auth import ensure_token
 from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
@@ -123,3 +125,31 @@ def test_client_without_the_right_token_gets_one_line_401(cli, token_service):
     assert result.exit_code == 1
     assert "rejected the handshake: HTTP 401" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_up_local_keeps_the_token_across_runs_unless_rotated(cli, tmp_path):
+    """`up --local --auth token` creates the token, a re-run keeps it, --rotate-token replaces
+    it, and the client follows: the old token is refused, the new one works."""
+    with up_local(SPEC.stack, tmp_path, "--auth", "token") as record:
+        first = state.load_token(SPEC.stack)
+        assert first and record.auth == "token"
+        assert cli("send", '{"action": "whoami"}').exit_code == 0
+    with up_local(SPEC.stack, tmp_path, "--auth", "token"):
+        assert state.load_token(SPEC.stack) == first
+        assert cli("send", '{"action": "whoami"}').exit_code == 0
+    with up_local(SPEC.stack, tmp_path, "--auth", "token", "--rotate-token") as record:
+        rotated = state.load_token(SPEC.stack)
+        assert rotated and rotated != first
+        assert cli("send", '{"action": "whoami"}').exit_code == 0
+        old = asyncio.run(_status(record.url, {"Authorization": f"Bearer {first}"}))
+        assert old == 401
+    token_file = state.home() / "secrets" / f"{SPEC.stack}.token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+async def _status(url: str, headers: dict[str, str]) -> int:
+    try:
+        async with connect(url, additional_headers=headers, proxy=None):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
