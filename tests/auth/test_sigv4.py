@@ -243,3 +243,21 @@ def test_real_websocket_handshake_with_wrong_secret_gets_403():
     """Over a real connection, a handshake signed with another secret is refused."""
     forged = ReadOnlyCredentials(CREDS.access_key, "not-the-secret", CREDS.token)
     assert asyncio.run(_handshake_statuses(forged)) == (403, 403)
+
+
+def test_sign_as_caller_uses_the_given_region_then_the_url_then_the_profile(monkeypatch):
+    """The recorded region wins; else the execute-api host's; else the configured one."""
+    assert "/ap-south-1/" in sigv4.sign_as_caller(URL, "ap-south-1")["Authorization"]
+    assert "/eu-west-1/" in sigv4.sign_as_caller(URL)["Authorization"]
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-central-1")
+    local = sigv4.sign_as_caller("ws://127.0.0.1:8765/dev")
+    assert "Credential=testing/" in local["Authorization"]
+    assert "/ca-central-1/" in local["Authorization"]
+
+
+def test_sign_as_caller_without_any_region_is_a_clear_error(monkeypatch):
+    """No region from anywhere: a ConfigError saying how to set one."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    with pytest.raises(ConfigError, match="no AWS region known"):
+        sigv4.sign_as_caller("ws://127.0.0.1:8765/dev")
