@@ -76,3 +76,15 @@ def test_plain_scans_skip_moto_and_others_do_not(table):
     assert sent == []
     moto_scan(client, TableName=name)
     assert sent == [1]
+
+
+def test_more_than_a_page_goes_to_moto(recorder):
+    """Over 1 MB of items: moto answers, with its pagination."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    for index in range(12):
+        item = {"connectionId": {"S": f"big{index}"}, "pad": {"S": "x" * 100_000}}
+        client.put_item(TableName=recorder.table_name, Item=item)
+    sent = []
+    client.meta.events.register("before-send.dynamodb.Scan", lambda **kw: sent.append(1))
+    page = client.scan(TableName=recorder.table_name)
+    assert sent == [1] and "LastEvaluatedKey" in page

@@ -63,3 +63,27 @@ def test_hook_is_gone_once_stopped(recorder):
     assert hooks.is_registered(domain, recorder.spec.stage)
     recorder.stop()
     assert not hooks.is_registered(domain, recorder.spec.stage)
+
+
+def test_posts_that_are_not_plain_take_botocore_path(recorder):
+    """A file-like Data skips the direct lane; the before-call hook still delivers it."""
+    import io
+
+    client = _in_process_client(recorder)
+    seen = []
+    client.meta.events.register(
+        "before-parameter-build.apigatewaymanagementapi", lambda **kw: seen.append(1)
+    )
+
+    async def scenario():
+        async with connect(recorder.url) as ws:
+            await ws.send(json.dumps({"action": "echo"}))
+            await next_json(ws)
+            cid = events_of(recorder.spec, "CONNECT")[0]["requestContext"]["connectionId"]
+            await asyncio.to_thread(client.post_to_connection, ConnectionId=cid, Data=b"direct")
+            assert await ws.recv() == "direct" and seen == []
+            stream = io.BytesIO(b"streamed")
+            await asyncio.to_thread(client.post_to_connection, ConnectionId=cid, Data=stream)
+            assert await ws.recv() == "streamed" and seen == [1]
+
+    asyncio.run(scenario())

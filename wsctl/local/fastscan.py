@@ -25,20 +25,30 @@ _HANDLED_KEYS = {"TableName", "ProjectionExpression", "ExpressionAttributeNames"
 _PLACEHOLDER = re.compile(r"^#[A-Za-z0-9_]+$")
 
 
-def _parsed(value: Any) -> dict[str, Any]:
-    """One moto DynamoType as botocore's parser returns it (binary as bytes)."""
+def _parsed(value: Any) -> tuple[dict[str, Any], int]:
+    """One moto DynamoType as botocore's parser returns it (binary as bytes), and its size.
+
+    The size follows DynamoDB's rules closely enough to keep a page under 1 MB: UTF-8 bytes
+    of strings, digits of numbers, bytes of binaries, plus a little per nested value.
+    """
     kind, raw = value.type, value.value
     if kind == "M":
-        return {"M": {key: _parsed(item) for key, item in raw.items()}}
+        pairs = {key: _parsed(item) for key, item in raw.items()}
+        size = 3 + sum(len(key.encode()) + 1 + item[1] for key, item in pairs.items())
+        return {"M": {key: item[0] for key, item in pairs.items()}}, size
     if kind == "L":
-        return {"L": [_parsed(item) for item in raw]}
-    if kind == "B":
-        return {"B": raw if isinstance(raw, bytes) else base64.b64decode(raw)}
-    if kind == "BS":
-        return {"BS": [v if isinstance(v, bytes) else base64.b64decode(v) for v in raw]}
+        items = [_parsed(item) for item in raw]
+        return {"L": [item[0] for item in items]}, 3 + sum(1 + item[1] for item in items)
+    if kind in ("B", "BS"):
+        blobs = [raw] if kind == "B" else list(raw)
+        decoded = [v if isinstance(v, bytes) else base64.b64decode(v) for v in blobs]
+        size = sum(len(v) for v in decoded)
+        return ({"B": decoded[0]} if kind == "B" else {"BS": decoded}), size
     if kind in ("SS", "NS"):
-        return {kind: list(raw)}
-    return {kind: raw}
+        return {kind: list(raw)}, sum(len(v.encode()) for v in raw)
+    if isinstance(raw, str):
+        return {kind: raw}, len(raw.encode())
+    return {kind: raw}, 1
 
 
 def _projection(body: dict[str, Any]) -> list[str] | bool | None:
@@ -83,16 +93,18 @@ def make_scan_hook(lock: Any, active: Callable[[], bool]) -> Callable[..., Any]:
             if table is None:
                 return None
             records = table.all_items()
-            if sum(record.size() for record in records) > _PAGE_BYTES:
+            items = []
+            page = 0
+            for record in records:
+                item = {}
+                for name, value in record.attrs.items():
+                    parsed, size = _parsed(value)
+                    page += len(name) + size  # every attribute counts toward the page
+                    if keep is None or name in keep:
+                        item[name] = parsed
+                items.append(item)
+            if page > _PAGE_BYTES:
                 return None  # more than one page: moto paginates
-            items = [
-                {
-                    name: _parsed(value)
-                    for name, value in record.attrs.items()
-                    if keep is None or name in keep
-                }
-                for record in records
-            ]
         if not all(items) and keep is not None:
             return None  # items without the projected attributes: moto's answer decides
         parsed = {"Items": items, "Count": len(items), "ScannedCount": len(records)}
