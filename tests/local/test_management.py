@@ -121,14 +121,30 @@ def test_boto3_client_over_http(recorder):
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
 
 
-def test_websocket_still_works_after_management_calls(recorder):
-    """HTTP requests on the port do not disturb WebSocket handshakes."""
-    for _ in range(5):
-        assert http("GET", f"{recorder.management_url}/none%3D")[0] == 410
-
+def _echo_works(service) -> None:
     async def scenario():
-        async with connect(recorder.url) as ws:
+        async with connect(service.url) as ws:
             await ws.send(json.dumps({"action": "echo"}))
             assert (await next_json(ws))["route"] == "echo"
 
     asyncio.run(scenario())
+
+
+def test_websocket_still_works_after_management_calls(recorder):
+    """HTTP requests on the port do not disturb WebSocket handshakes."""
+    for _ in range(5):
+        assert http("GET", f"{recorder.management_url}/none%3D")[0] == 410
+    _echo_works(recorder)
+
+
+def test_garbage_on_the_port_is_refused_quietly(recorder, capsys):
+    """Bytes that are not HTTP: the connection is closed, nothing logged, service unharmed."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", recorder.port), timeout=5) as raw:
+        raw.sendall(b"\x16\x03\x01 not http at all\r\n\r\n")
+        raw.settimeout(5)
+        answer = raw.recv(1024)
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 4")
+    _echo_works(recorder)
+    assert "Traceback" not in capsys.readouterr().err

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from wsctl import console as consoles
-from wsctl import sigv4
+from wsctl import naming, sigv4
 from wsctl.auth import token_digest
 from wsctl.config import ServiceSpec
 from wsctl.errors import WsctlError
@@ -86,8 +86,6 @@ class LocalService:
 
     @property
     def table_name(self) -> str:
-        from wsctl import naming
-
         return naming.table_name(self.spec)
 
     def connection_count(self) -> int:
