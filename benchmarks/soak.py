@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import gc
 import itertools
 import json
@@ -452,6 +453,17 @@ def rss_bytes() -> int:
         return 0
 
 
+def trimmed_rss_bytes() -> int:
+    """RSS after asking glibc to return the free memory it keeps (``malloc_trim``).
+
+    Large frames are allocated with malloc, and glibc keeps freed memory for reuse, so RSS
+    stays high after a soak without anything being held: trimmed RSS shows what is.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return rss_bytes()
+
+
 def traced_bytes() -> int:
     """Bytes Python allocated and still holds (tracemalloc), after a full collection."""
     gc.collect()
@@ -503,42 +515,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=6, help="hostile clients at once")
     parser.add_argument("--frames", type=int, default=2000, help="hostile frames per client")
-    parser.add_argument("--seconds", type=float, default=120.0, help="time bound of the soak")
+    parser.add_argument("--seconds", type=float, default=120.0, help="time bound of each soak")
+    parser.add_argument("--rounds", type=int, default=1, help="soaks in a row (memory trend)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--tracemalloc", action="store_true", help="measure Python allocations (slower)"
     )
     args = parser.parse_args(argv)
 
+    ok = True
     with bundled_service() as service:
-        url = service.url
         if args.tracemalloc:
             tracemalloc.start()
         # Warm-up: the first requests fill caches (imports, botocore models, moto) for good.
-        asyncio.run(run_soak(url, clients=1, frames_per_client=len(KIND_WEIGHTS), seed=-1))
-        before = {"rss": rss_bytes(), "traced": traced_bytes()}
-        report = asyncio.run(
-            run_soak(
-                url,
-                clients=args.clients,
-                frames_per_client=args.frames,
-                seed=args.seed,
-                seconds=args.seconds,
+        asyncio.run(run_soak(service.url, clients=1, frames_per_client=len(KIND_WEIGHTS), seed=-1))
+        memory = {"rss trimmed before": trimmed_rss_bytes()}
+        if args.tracemalloc:
+            memory["traced before"] = traced_bytes()
+        for round_number in range(args.rounds):
+            report = asyncio.run(
+                run_soak(
+                    service.url,
+                    clients=args.clients,
+                    frames_per_client=args.frames,
+                    seed=args.seed + 1000 * round_number,
+                    seconds=args.seconds,
+                )
             )
-        )
-        time.sleep(0.5)  # let the emulator finish the last $disconnects
-        after = {"rss": rss_bytes(), "traced": traced_bytes()}
-    memory = {
-        "rss before": before["rss"],
-        "rss after": after["rss"],
-        **(
-            {"traced before": before["traced"], "traced after": after["traced"]}
-            if args.tracemalloc
-            else {}
-        ),
-    }
-    print(format_report(report, memory))
-    ok = report.not_accepted == 0 and not report.honest_lost and report.honest_closed is None
+            deadline = time.monotonic() + 10
+            while service.connection_count() and time.monotonic() < deadline:
+                time.sleep(0.05)  # the last $disconnects
+            memory["rss after"] = rss_bytes()
+            memory["rss trimmed after"] = trimmed_rss_bytes()
+            if args.tracemalloc:
+                memory["traced after"] = traced_bytes()
+            print(f"round {round_number + 1} of {args.rounds}, records left: ", end="")
+            print(service.record_count())
+            print(format_report(report, memory), end="\n\n", flush=True)
+            ok = ok and report.not_accepted == 0 and not report.honest_lost
+            ok = ok and report.honest_closed is None
     return 0 if ok else 1
 
 
