@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from wsctl import state
@@ -18,10 +19,18 @@ from wsctl import state
 START_TIMEOUT = 30.0
 
 
+@dataclass(frozen=True)
+class Running:
+    """A running ``wsctl up --local``: the record it wrote, and the file its output goes to."""
+
+    record: state.LocalRecord
+    log: Path
+
+
 @contextlib.contextmanager
-def up_local(stack: str, cwd: Path, *flags: str) -> Iterator[state.LocalRecord]:
-    """Run ``wsctl up --local --port 0 FLAGS`` in ``cwd`` until the block ends (then Ctrl-C);
-    yields the local record it wrote. Output goes to files: a full pipe could block it."""
+def up_local(stack: str, cwd: Path, *flags: str) -> Iterator[Running]:
+    """Run ``wsctl up --local --port 0 FLAGS`` in ``cwd`` until the block ends (then Ctrl-C).
+    Output goes to a file: a full pipe could block it."""
     log = cwd / f"up-local-{time.monotonic_ns()}.log"
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -39,7 +48,7 @@ def up_local(stack: str, cwd: Path, *flags: str) -> Iterator[state.LocalRecord]:
                 time.sleep(0.1)
                 record = state.load_local(stack)
             assert record is not None and record.pid == process.pid, log.read_text()
-            yield record
+            yield Running(record, log)
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)

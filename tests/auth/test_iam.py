@@ -21,8 +21,8 @@ STACK = "wsctl-dev"  # the bundled service's stack
 @pytest.fixture
 def iam_service(tmp_path):
     """`wsctl up --local --auth iam` running in another process; its local record."""
-    with up_local(STACK, tmp_path, "--auth", "iam") as record:
-        yield record
+    with up_local(STACK, tmp_path, "--auth", "iam") as running:
+        yield running
 
 
 async def _status_without_signature(url: str) -> int:
@@ -36,8 +36,10 @@ async def _status_without_signature(url: str) -> int:
 @pytest.mark.timeout(90)
 def test_client_commands_sign_the_handshake_of_a_local_iam_stack(cli, iam_service, monkeypatch):
     """Signed by wsctl: send, broadcast, connections work; unsigned or wrongly signed: 403."""
-    assert (iam_service.auth, iam_service.region) == ("iam", "us-east-1")
-    assert asyncio.run(_status_without_signature(iam_service.url)) == 403
+    record = iam_service.record
+    assert (record.auth, record.region) == ("iam", "us-east-1")
+    assert "Not checked: IAM policies" in iam_service.log.read_text()
+    assert asyncio.run(_status_without_signature(record.url)) == 403
 
     sent = cli("send", '{"action": "whoami"}')
     assert sent.exit_code == 0, sent.stderr

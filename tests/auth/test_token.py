@@ -130,18 +130,18 @@ def test_client_without_the_right_token_gets_one_line_401(cli, token_service):
 def test_up_local_keeps_the_token_across_runs_unless_rotated(cli, tmp_path):
     """`up --local --auth token` creates the token, a re-run keeps it, --rotate-token replaces
     it, and the client follows: the old token is refused, the new one works."""
-    with up_local(SPEC.stack, tmp_path, "--auth", "token") as record:
+    with up_local(SPEC.stack, tmp_path, "--auth", "token") as running:
         first = state.load_token(SPEC.stack)
-        assert first and record.auth == "token"
+        assert first and running.record.auth == "token"
         assert cli("send", '{"action": "whoami"}').exit_code == 0
     with up_local(SPEC.stack, tmp_path, "--auth", "token"):
         assert state.load_token(SPEC.stack) == first
         assert cli("send", '{"action": "whoami"}').exit_code == 0
-    with up_local(SPEC.stack, tmp_path, "--auth", "token", "--rotate-token") as record:
+    with up_local(SPEC.stack, tmp_path, "--auth", "token", "--rotate-token") as running:
         rotated = state.load_token(SPEC.stack)
         assert rotated and rotated != first
         assert cli("send", '{"action": "whoami"}').exit_code == 0
-        old = asyncio.run(_status(record.url, {"Authorization": f"Bearer {first}"}))
+        old = asyncio.run(_status(running.record.url, {"Authorization": f"Bearer {first}"}))
         assert old == 401
     token_file = state.home() / "secrets" / f"{SPEC.stack}.token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600

@@ -92,6 +92,12 @@ def _announce(service: LocalService, spec: ServiceSpec, token: str | None, reloa
     out.print(f"  Code        {escape(str(spec.code_dir))}", highlight=False)
     if token:
         out.print("  Auth        a token is required (wsctl's client commands send it for you)")
+    if spec.auth == "iam":
+        out.print(
+            "  Auth        AWS_IAM: handshakes must be signed (SigV4) with this machine's AWS "
+            "credentials. Checked here: the signature, its scope and time. Not checked: IAM "
+            "policies, which only AWS evaluates."
+        )
     if reload:
         out.print("  Reload      handlers reload when their files change")
     out.print("Connect with [bold]wsctl connect[/] in another terminal. Ctrl-C stops.")
