@@ -154,11 +154,12 @@ def test_sentinel_never_leaves_the_token_file_locally(cli, transcript, caplog):
             transcript.run(cli, "send", '{"action": "whoami"}'),
             transcript.run(cli, "connections", "--json"),
             transcript.run(cli, "send", "x", f"{service.url}?token={quote(SENTINEL)}"),
+            transcript.run(cli, "--debug", "send", "x", f"{service.url}?token={SENTINEL}"),
         ]
         stopped_url = service.url
     refusals.append(transcript.run(cli, "send", "x", f"{stopped_url}?token={quote(SENTINEL)}"))
-    assert [r.exit_code for r in refusals] == [1, 1, 1, 1]
-    assert all("401" in r.stderr for r in refusals[:3])
+    assert [r.exit_code for r in refusals] == [1, 1, 1, 1, 1]
+    assert all("401" in r.stderr for r in refusals[:4])
     transcript.add("emulator console", emulator_console.getvalue())
     transcript.add_logs(caplog)
 
