@@ -32,6 +32,7 @@ from pathlib import Path
 from websockets.asyncio.client import ClientConnection, connect
 
 IN_FLIGHT = 20
+TARGET_N = 500
 CONNECT_CONCURRENCY = 100
 PHASE_TIMEOUT = 60.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,6 +281,24 @@ def print_table(sizes: list[int], plain: dict, emulator: dict) -> None:
         f"Connection rate ({biggest} clients, {CONNECT_CONCURRENCY} at a time): emulator "
         f"{emulator['connect rate']:,.0f}/s, plain {plain['connect rate']:,.0f}/s"
     )
+    if TARGET_N in sizes:
+        print(f"\nTargets at N={TARGET_N}:")
+        for mode in ("1", str(IN_FLIGHT)):
+            p, e = plain["rounds"][TARGET_N][mode], emulator["rounds"][TARGET_N][mode]
+            ratio = e["deliveries/s"] / p["deliveries/s"]
+            checks = {
+                f"deliveries/s ≥ 1/4 of plain ({ratio:.2f})": ratio >= 0.25,
+                f"p99 < 300 ms ({e['p99 ms']:.0f} ms)": e["p99 ms"] < 300,
+                f"nothing lost ({e['complete %']:.1f}%)": e["complete %"] == 100,
+            }
+            verdicts = ", ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in checks.items())
+            print(f"  {mode} in flight: {verdicts}")
+    if biggest >= 1000:
+        rss = emulator["rss"][biggest]
+        print(
+            f"  RSS < 200 MB with {biggest} idle connections ({rss:.0f} MB): "
+            f"{'yes' if rss < 200 else 'NO'}"
+        )
 
 
 def main() -> int:
