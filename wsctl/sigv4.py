@@ -94,19 +94,25 @@ def sign_handshake(url: str, credentials: ReadOnlyCredentials, region: str) -> d
     return dict(request.headers.items())
 
 
-def sign_as_caller(url: str, region: str | None = None) -> dict[str, str]:
-    """Sign the handshake to ``url`` with the caller's credentials (``AWS_PROFILE`` included).
-
-    The region is ``region`` (a stack's recorded one), else the one in an execute-api host
-    name, else the caller's configured region.
-    """
+def _caller_region(url: str, region: str | None) -> str:
+    """``region`` (a stack's recorded one), else an execute-api host's, else the configured one."""
     region = region or region_from_url(url) or session_region()
     if region is None:
         raise ConfigError(
             f"cannot sign the handshake to {url}: no AWS region known; set AWS_REGION or "
             "pass --region when deploying"
         )
-    return sign_handshake(url, session_credentials(), region)
+    return region
+
+
+def sign_as_caller(url: str, region: str | None = None) -> dict[str, str]:
+    """Sign the handshake to ``url`` with the caller's credentials (``AWS_PROFILE`` included)."""
+    return sign_handshake(url, session_credentials(), _caller_region(url, region))
+
+
+def presign_as_caller(url: str, region: str | None = None, expires: int = PRESIGN_EXPIRES) -> str:
+    """``url`` presigned with the caller's credentials, valid ``expires`` seconds."""
+    return presign_url(url, session_credentials(), _caller_region(url, region), expires)
 
 
 def presign_url(

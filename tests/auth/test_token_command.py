@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wsctl import state
+from wsctl import sigv4, state
 from wsctl.auth import ensure_token
 from wsctl.commands.auth import url_with_token
 
@@ -43,10 +43,26 @@ def test_url_without_an_endpoint_fails_without_the_token(cli):
     token = ensure_token("wsctl-dev")
     result = cli("token", "--url")
     assert result.exit_code == 1
-    assert "no endpoint known" in result.stderr
+    assert "No running local service or deployed stack" in result.stderr
     assert token not in result.stdout + result.stderr
 
 
 def test_url_with_token_keeps_an_existing_query_and_encodes_the_token():
     """An existing query is kept and the token is URL-encoded."""
     assert url_with_token("ws://h/dev?a=1", "x y&z") == "ws://h/dev?a=1&token=x+y%26z"
+
+
+def test_url_of_an_iam_stack_is_presigned_with_the_callers_credentials(cli):
+    """For an iam stack, --url prints a presigned wss:// URL that the SigV4 check accepts."""
+    host = "abc.execute-api.eu-west-1.amazonaws.com"
+    state.save_deployed(
+        "wsctl-dev", {"url": f"wss://{host}/dev", "auth": "iam", "region": "eu-west-1"}
+    )
+    result = cli("token", "--url", "--expires", "60")
+    assert result.exit_code == 0, result.stderr
+    presigned = result.stdout.strip()
+    assert presigned.startswith(f"wss://{host}/dev?") and "X-Amz-Expires=60" in presigned
+    credentials = sigv4.session_credentials()
+    path = presigned.split(host, 1)[1]
+    check = sigv4.verify_handshake("GET", path, {"Host": host}, credentials, "eu-west-1")
+    assert check.ok, check.reason

@@ -2,7 +2,8 @@
 
 The token itself is created by ``wsctl up --auth token`` (``wsctl.auth.ensure_token``) and
 rotated by ``wsctl up --rotate-token``, which also redeploys its digest; rotating it here alone
-would leave the service expecting the old one.
+would leave the service expecting the old one. ``--url`` gives what a browser (which cannot set
+handshake headers) opens: the URL with ``?token=``, or for an iam stack a presigned URL.
 """
 
 from __future__ import annotations
@@ -25,20 +26,6 @@ def url_with_token(url: str, token: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def _endpoint(stack: str) -> str:
-    local = state.load_local(stack)
-    if local is not None:
-        return local.url
-    deployed = state.load_deployed(stack) or {}
-    url = deployed.get("url")
-    if not isinstance(url, str):
-        raise WsctlError(
-            f"no endpoint known for stack {stack}: start it with `wsctl up --local` or deploy "
-            "it with `wsctl up`, or drop --url and add ?token= to the URL yourself"
-        )
-    return url
-
-
 def token(
     config: ConfigOpt = None,
     name: NameOpt = None,
@@ -46,19 +33,34 @@ def token(
     url: Annotated[
         bool,
         typer.Option(
-            "--url", help="Print the endpoint with ?token= appended, for browsers instead."
+            "--url",
+            help="Print the endpoint a browser can open instead: with ?token= appended, or "
+            "for an --auth iam stack presigned with your AWS credentials.",
         ),
     ] = False,
+    expires: Annotated[
+        int,
+        typer.Option("--expires", min=1, max=604800, help="With --url on an iam stack: seconds."),
+    ] = 300,
 ) -> None:
     """Print the stack's connect token (from `up --auth token`). Treat the output as a secret."""
+    from wsctl.client.endpoint import resolve_endpoint
+
     spec = resolve_spec(config, name=name, stage=stage)
+    endpoint = resolve_endpoint(None, spec.stack, hint="drop --url") if url else None
+    if endpoint is not None and endpoint.auth == "iam":
+        from wsctl import sigv4
+
+        presigned = sigv4.presign_as_caller(endpoint.url, endpoint.region, expires)
+        out.print(presigned, markup=False, highlight=False, emoji=False)
+        return
     secret = state.load_token(spec.stack)
     if secret is None:
         raise WsctlError(
             f"stack {spec.stack} has no connect token on this machine: create one with "
             "`wsctl up --auth token` (or `wsctl up --local --auth token`)"
         )
-    text = url_with_token(_endpoint(spec.stack), secret) if url else secret
+    text = url_with_token(endpoint.url, secret) if endpoint is not None else secret
     out.print(text, markup=False, highlight=False, emoji=False)
 
 
