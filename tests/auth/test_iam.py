@@ -25,7 +25,8 @@ def iam_service(tmp_path):
         yield running
 
 
-async def _status_without_signature(url: str) -> int:
+async def _plain_handshake_status(url: str) -> int:
+    """The status a plain websockets client (no headers of ours) gets for ``url``."""
     try:
         async with connect(url, proxy=None):
             return 101
@@ -39,7 +40,7 @@ def test_client_commands_sign_the_handshake_of_a_local_iam_stack(cli, iam_servic
     record = iam_service.record
     assert (record.auth, record.region) == ("iam", "us-east-1")
     assert "Not checked: IAM policies" in iam_service.log.read_text()
-    assert asyncio.run(_status_without_signature(record.url)) == 403
+    assert asyncio.run(_plain_handshake_status(record.url)) == 403
 
     sent = cli("send", '{"action": "whoami"}')
     assert sent.exit_code == 0, sent.stderr
@@ -49,6 +50,9 @@ def test_client_commands_sign_the_handshake_of_a_local_iam_stack(cli, iam_servic
     assert json.loads(broadcast.stdout)["delivered"] == 1
     listing = cli("connections", "--json")
     assert listing.exit_code == 0, listing.stderr
+    presigned = cli("token", "--url").stdout.strip()  # what a browser would open
+    assert "X-Amz-Signature=" in presigned
+    assert asyncio.run(_plain_handshake_status(presigned)) == 101
 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "someone-elses-secret")
     refused = cli("send", '{"action": "whoami"}')
