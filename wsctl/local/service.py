@@ -195,7 +195,10 @@ class LocalService:
     def _teardown(self) -> None:
         loop = self._loop
         if loop is not None:
-            loop.call_soon_threadsafe(_stop_loop, loop)
+            if loop.is_running():
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(_cancel_tasks(), loop).result(timeout=5)
+                loop.call_soon_threadsafe(loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=10)
             if not loop.is_running():
@@ -256,7 +259,10 @@ class LocalService:
             )
 
 
-def _stop_loop(loop: asyncio.AbstractEventLoop) -> None:
-    for task in asyncio.all_tasks(loop):
+async def _cancel_tasks() -> None:
+    """Cancel what still runs on the loop (sweeper, reload watcher) and let it finish."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
         task.cancel()
-    loop.stop()
+    await asyncio.gather(*tasks, return_exceptions=True)
