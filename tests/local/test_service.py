@@ -83,3 +83,17 @@ def test_connect_disconnect_cycles_leave_no_connections(recorder):
     asyncio.run(scenario())
     recorder.close_connections()
     assert recorder.connection_count() == 0
+
+
+def test_table_is_created_as_the_deployer_defines_it(recorder):
+    """The embedded table: key connectionId, on-demand, TTL on ttl, tagged with the stack."""
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = client.describe_table(TableName=recorder.table_name)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "connectionId", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl = client.describe_time_to_live(TableName=recorder.table_name)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "ttl")
+    tags = client.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+    assert {"Key": "wsctl:stack", "Value": "rec-test"} in tags

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 
 from wsctl import naming
+from wsctl.aws import resources
 from wsctl.config import ServiceSpec
 
 
@@ -42,20 +43,18 @@ def _stop_tracking_instances(service: str) -> None:
 
 
 def create_table(spec: ServiceSpec, region: str) -> str:
-    """The connections table: key ``connectionId``, on-demand, TTL on ``ttl``."""
+    """The connections table exactly as ``wsctl up`` defines it, with TTL enabled."""
     client = boto3.client("dynamodb", region_name=region)
-    name = naming.table_name(spec)
+    definition = resources.table_definition(spec)
     client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
+        **definition,
         Tags=[{"Key": key, "Value": value} for key, value in naming.stack_tags(spec).items()],
     )
     client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+        TableName=definition["TableName"],
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": resources.TTL_ATTRIBUTE},
     )
-    return name
+    return definition["TableName"]
 
 
 def count_items(spec: ServiceSpec, region: str) -> int:
