@@ -51,6 +51,26 @@ def _parsed(value: Any) -> tuple[dict[str, Any], int]:
     return {kind: raw}, 1
 
 
+def _key(value: Any) -> Any:
+    """A key attribute's value as moto orders it (numbers numerically), cheaply."""
+    if value.type == "N":
+        number = value.value
+        return int(number) if number.lstrip("-").isdigit() else float(number)
+    return value.value
+
+
+def _in_key_order(table: Any) -> list[Any]:
+    """The table's items in the order moto's ``all_items`` gives (sorted by key).
+
+    ``all_items`` compares moto's DynamoType objects, which costs more than the rest of the
+    scan; sorting on plain values gives the same order.
+    """
+    if table.range_key_attr:
+        items = [item for by_range in table.items.values() for item in by_range.values()]
+        return sorted(items, key=lambda item: (_key(item.hash_key), _key(item.range_key)))
+    return sorted(table.items.values(), key=lambda item: _key(item.hash_key))
+
+
 def _projection(body: dict[str, Any]) -> list[str] | bool | None:
     """Attribute names to keep; None for all; False when this lane cannot answer."""
     names = body.get("ExpressionAttributeNames") or {}
@@ -92,7 +112,7 @@ def make_scan_hook(lock: Any, active: Callable[[], bool]) -> Callable[..., Any]:
                 return None
             if table is None:
                 return None
-            records = table.all_items()
+            records = _in_key_order(table)
             items = []
             page = 0
             for record in records:
