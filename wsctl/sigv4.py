@@ -28,6 +28,7 @@ from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
+from wsctl.auth import redact_url
 from wsctl.errors import ConfigError
 
 SERVICE = "execute-api"
@@ -71,8 +72,9 @@ def session_credentials(profile: str | None = None) -> ReadOnlyCredentials:
         raise ConfigError(f"AWS profile {profile!r} not found in your AWS config") from None
     if credentials is None:
         raise ConfigError(
-            "no AWS credentials found: this stack uses --auth iam, so the handshake must be "
-            "signed; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            "no AWS credentials found: this stack uses --auth iam, so handshakes are signed "
+            "and checked with AWS credentials; set AWS_PROFILE or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
         )
     return credentials.get_frozen_credentials()
 
@@ -99,8 +101,8 @@ def _caller_region(url: str, region: str | None) -> str:
     region = region or region_from_url(url) or session_region()
     if region is None:
         raise ConfigError(
-            f"cannot sign the handshake to {url}: no AWS region known; set AWS_REGION or "
-            "pass --region when deploying"
+            f"cannot sign the handshake to {redact_url(url)}: no AWS region known; set "
+            "AWS_REGION or pass --region when deploying"
         )
     return region
 
