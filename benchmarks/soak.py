@@ -247,7 +247,8 @@ class SoakReport:
     hostile_sent: Counter[str] = field(default_factory=Counter)
     hostile_bytes: int = 0
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    rejected_samples: list[tuple[str, str, str]] = field(default_factory=list)
+    not_accepted: int = 0  # frames whose outcome was not the documented one
+    rejected_samples: list[tuple[str, str, str]] = field(default_factory=list)  # the first 10
     hostile_connections: int = 0
     refused_handshakes: Counter[int] = field(default_factory=Counter)
     unsent: int = 0
@@ -260,8 +261,6 @@ class SoakReport:
     honest_identity_changed: bool = False
     honest_closed: str | None = None
     seconds: float = 0.0
-
-    not_accepted: int = 0
 
     @property
     def hostile_total(self) -> int:
