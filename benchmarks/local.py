@@ -82,6 +82,7 @@ def serve_emulator(profile: str | None) -> None:
     """The emulator running the bundled service, until stdin closes."""
     from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
     from wsctl.local import LocalService
+    from wsctl.local.serve import settle_heap
 
     spec = parse_spec_file(bundled_service_dir() / CONFIG_FILE)
     profiler = None
@@ -91,6 +92,7 @@ def serve_emulator(profile: str | None) -> None:
         profiler = cProfile.Profile()
         profiler.enable()
     with LocalService(spec) as service:
+        settle_heap()  # as `wsctl up --local` does
         print(f"PORT {service.port} /{spec.stage}", flush=True)
         sys.stdin.read()
     if profiler is not None:

@@ -110,8 +110,23 @@ class ConnectionStore:
         item = response.get("Item")
         return ConnectionRecord.from_item(item) if item else None
 
-    def scan(self, attributes: Iterable[str] = ()) -> Iterator[ConnectionRecord]:
+    def scan(self) -> Iterator[ConnectionRecord]:
         """Every record, page after page (DynamoDB stops each page at 1 MB)."""
+        return (ConnectionRecord.from_item(item) for item in self._items())
+
+    def live_ids(self, now_seconds: float) -> Iterator[str]:
+        """The ids of the records whose ``ttl`` has not passed: all a fan-out needs.
+
+        Reads two attributes per item and builds no records: on a large table this loop is
+        most of a broadcast's own CPU time.
+        """
+        for item in self._items(FAN_OUT_ATTRIBUTES):
+            connection_id = _string(item, "connectionId")
+            ttl = _number(item, "ttl")
+            if connection_id and (ttl is None or ttl > now_seconds):
+                yield connection_id
+
+    def _items(self, attributes: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {"TableName": self.table}
         names = tuple(attributes)
         if names:
@@ -121,8 +136,7 @@ class ConnectionStore:
             request["ExpressionAttributeNames"] = placeholders
         while True:
             page = self._client.scan(**request)
-            for item in page.get("Items", ()):
-                yield ConnectionRecord.from_item(item)
+            yield from page.get("Items", ())
             last_key = page.get("LastEvaluatedKey")
             if not last_key:
                 return

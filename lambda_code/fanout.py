@@ -20,18 +20,27 @@ workers / latency (64 / 20 ms = 3,200 posts/s) until botocore's CPU cost per pos
 contention. Lambda gives a function a full vCPU at 1,769 MB; with less memory the CPU cap
 falls in proportion (about a third at 512 MB), which still reaches 10,000 connections
 inside API Gateway's 29 s integration timeout.
+
+Workers start one per id up to the bound and live as long as the container, so a warm
+invocation reuses them instead of starting 64 threads per broadcast. Each drains its fan-out's
+queue of ids: a post costs a queue put and get (~1 µs) where an executor task per post cost
+~25 µs, which was most of a broadcast's cost wherever posts are answered in-process (the local
+emulator). The emulator runs concurrent invocations as threads of one process, so there they
+share the workers: the bound is per process, as it is per container on Lambda, and concurrent
+fan-outs take the workers in turn.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import queue
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -120,6 +129,85 @@ class FanOutResult:
             self.errors[result.error or "unknown"] += 1
 
 
+class _FanOut:
+    """One fan-out's queue of ids, the workers draining it, and the tally they keep."""
+
+    _DONE = object()  # one per worker, after the last id
+
+    def __init__(
+        self,
+        client: Any,
+        data: bytes,
+        on_gone: Callable[[str], None],
+        sleep: Callable[[float], None],
+        workers: int,
+    ) -> None:
+        self.result = FanOutResult()
+        self._client = client
+        self._data = data
+        self._sleep = sleep
+        self._on_gone = on_gone
+        self._workers = workers
+        self._bound = QUEUED_PER_WORKER * workers
+        self._ids: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._pending = 0  # ids queued or being posted
+        self._running = 0  # workers that have not finished
+
+    def run(self, pool: ThreadPoolExecutor, connection_ids: Iterable[str]) -> None:
+        try:
+            for connection_id in connection_ids:
+                with self._lock:
+                    self._changed.wait_for(lambda: self._pending < self._bound)
+                    self._pending += 1
+                self._ids.put(connection_id)
+                if self._running < self._workers:  # a worker per id, up to the bound
+                    pool.submit(self._drain)
+                    self._running += 1  # no drain ends before _DONE: no lock needed yet
+        finally:
+            for _ in range(self._running):
+                self._ids.put(self._DONE)
+            with self._lock:
+                self._changed.wait_for(lambda: self._running == 0)
+
+    def _drain(self) -> None:
+        try:
+            while (connection_id := self._ids.get()) is not self._DONE:
+                self._post(connection_id)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._changed.notify_all()
+
+    def _post(self, connection_id: str) -> None:
+        outcome = PostResult(Outcome.FAILED, "internal")
+        try:
+            outcome = post(self._client, connection_id, self._data, sleep=self._sleep)
+            if outcome.outcome is Outcome.GONE:
+                self._on_gone(connection_id)
+        except Exception:
+            logger.exception("fan-out: cleaning up gone connection %s failed", connection_id)
+        finally:
+            with self._lock:
+                self.result.add(outcome)
+                self._pending -= 1
+                self._changed.notify()
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The process's pool of ``workers`` threads (started as needed, kept while warm)."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="fan-out")
+        return pool
+
+
 def fan_out(
     client: Any,
     data: bytes,
@@ -136,27 +224,6 @@ def fan_out(
     posts wait queued.
     An exception from ``connection_ids`` propagates after in-flight posts finish.
     """
-    result = FanOutResult()
-    lock = threading.Lock()
-    slots = threading.BoundedSemaphore(QUEUED_PER_WORKER * workers)
-
-    def deliver(connection_id: str) -> None:
-        outcome = PostResult(Outcome.FAILED, "internal")
-        try:
-            outcome = post(client, connection_id, data, sleep=sleep)
-            if outcome.outcome is Outcome.GONE:
-                on_gone(connection_id)
-        except Exception:
-            logger.exception("fan-out: cleaning up gone connection %s failed", connection_id)
-        finally:
-            with lock:
-                result.add(outcome)
-
-    def free_slot(_: Future) -> None:
-        slots.release()
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fan-out") as pool:
-        for connection_id in connection_ids:
-            slots.acquire()
-            pool.submit(deliver, connection_id).add_done_callback(free_slot)
-    return result
+    fan = _FanOut(client, data, on_gone, sleep, workers)
+    fan.run(_pool(workers), connection_ids)
+    return fan.result

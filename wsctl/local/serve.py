@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -31,6 +32,7 @@ def run_foreground(
     _show_function_logs()
     service = LocalService(spec, port=port, auth_token=auth_token, reload=reload, quotas=quotas)
     service.start()
+    settle_heap()
     record = state.LocalRecord(
         stack=spec.stack,
         pid=os.getpid(),
@@ -61,6 +63,20 @@ def run_foreground(
         _restore_sigterm(previous)
     console.err.print("[green]Stopped.[/]")
     return 0
+
+
+def settle_heap() -> None:
+    """Keep the garbage collector off what lives as long as this emulator process.
+
+    Once started, the process holds ~130,000 objects for good (moto, botocore's service
+    models, the service's modules). Each full collection walked all of them (~40 ms, a pause
+    for every connection), and under load collections took a fifth of the CPU. Frozen, they
+    are never walked again; a larger young generation makes collections rarer still. Only a
+    process dedicated to the emulator does this: the settings are process-wide.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
 
 
 def stop(spec: ServiceSpec) -> bool:
