@@ -71,6 +71,10 @@ class PostResult(NamedTuple):
     error: str | None = None
 
 
+_DELIVERED = PostResult(Outcome.DELIVERED)
+_INTERNAL_ERROR = PostResult(Outcome.FAILED, "internal")
+
+
 def backoff_delay(failures: int, rand: Callable[[], float] = random.random) -> float:
     """Full-jitter exponential backoff after ``failures`` refused attempts (1-based)."""
     return rand() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (failures - 1))
@@ -99,7 +103,7 @@ def post(
     for attempt in range(1, max_attempts + 1):
         try:
             client.post_to_connection(ConnectionId=connection_id, Data=data)
-            return PostResult(Outcome.DELIVERED)
+            return _DELIVERED
         except ClientError as error:
             code = _error_code(error)
         except Exception as error:  # network errors, or a broken hook: counted, not raised
@@ -181,7 +185,7 @@ class _FanOut:
                 self._changed.notify_all()
 
     def _post(self, connection_id: str) -> None:
-        outcome = PostResult(Outcome.FAILED, "internal")
+        outcome = _INTERNAL_ERROR
         try:
             outcome = post(self._client, connection_id, self._data, sleep=self._sleep)
             if outcome.outcome is Outcome.GONE:
@@ -192,7 +196,8 @@ class _FanOut:
             with self._lock:
                 self.result.add(outcome)
                 self._pending -= 1
-                self._changed.notify()
+                if self._pending == self._bound - 1:  # the producer may wait for this one
+                    self._changed.notify()
 
 
 _pools: dict[int, ThreadPoolExecutor] = {}
