@@ -25,6 +25,11 @@ def expiry_for(connected_at_ms: int) -> int:
     return connected_at_ms // 1000 + CONNECTION_LIFETIME_SECONDS + TTL_MARGIN_SECONDS
 
 
+def has_expired(ttl: int | None, now_seconds: float) -> bool:
+    """Whether a record with this ``ttl`` outlived its connection (no ttl: never)."""
+    return ttl is not None and ttl <= now_seconds
+
+
 @dataclass(frozen=True)
 class ConnectionRecord:
     connection_id: str
@@ -34,7 +39,7 @@ class ConnectionRecord:
     ttl: int | None = None
 
     def is_expired(self, now_seconds: float) -> bool:
-        return self.ttl is not None and self.ttl <= now_seconds
+        return has_expired(self.ttl, now_seconds)
 
     def to_item(self) -> dict[str, dict[str, str]]:
         item = {
@@ -123,7 +128,7 @@ class ConnectionStore:
         for item in self._items(FAN_OUT_ATTRIBUTES):
             connection_id = _string(item, "connectionId")
             ttl = _number(item, "ttl")
-            if connection_id and (ttl is None or ttl > now_seconds):
+            if connection_id and not has_expired(ttl, now_seconds):
                 yield connection_id
 
     def _items(self, attributes: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
