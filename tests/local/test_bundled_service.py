@@ -52,6 +52,37 @@ def test_broadcast_reaches_three_clients_and_ack_counts_three(bundled):
     asyncio.run(scenario())
 
 
+def test_broadcasts_from_every_client_at_once_all_arrive(bundled):
+    """Twenty clients broadcast at the same moment (twenty invocations sharing the fan-out
+    workers): each client receives all twenty, and every ack counts twenty."""
+    count = 20
+
+    async def scenario():
+        clients = [await connect(bundled.url) for _ in range(count)]
+        for n, ws in enumerate(clients):
+            await ws.send(json.dumps({"action": "broadcast", "message": n}))
+
+        async def collect(ws) -> tuple[list[int], dict]:
+            received, ack = [], None
+            async with asyncio.timeout(30):
+                while len(received) < count or ack is None:
+                    frame = json.loads(await ws.recv())
+                    if frame["type"] == "broadcast":
+                        received.append(frame["message"])
+                    elif frame["type"] == "ack":
+                        ack = frame
+            return received, ack
+
+        results = await asyncio.gather(*(collect(ws) for ws in clients))
+        for received, ack in results:
+            assert sorted(received) == list(range(count))
+            assert (ack["delivered"], ack["gone"], ack["failed"]) == (count, 0, 0)
+        for ws in clients:
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
 def test_list_whoami_and_send(bundled):
     """list shows both clients; whoami names the caller; send reaches only its target."""
 
