@@ -168,7 +168,8 @@ class _FanOut:
                 self._ids.put(connection_id)
                 if self._running < self._workers:  # a worker per id, up to the bound
                     pool.submit(self._drain)
-                    self._running += 1  # no drain ends before _DONE: no lock needed yet
+                    with self._lock:
+                        self._running += 1
         finally:
             for _ in range(self._running):
                 self._ids.put(self._DONE)
