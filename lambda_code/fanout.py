@@ -163,7 +163,8 @@ class _FanOut:
         try:
             for connection_id in connection_ids:
                 with self._lock:
-                    self._changed.wait_for(lambda: self._pending < self._bound)
+                    while self._pending >= self._bound:
+                        self._changed.wait()
                     self._pending += 1
                 self._ids.put(connection_id)
                 if self._running < self._workers:  # a worker per id, up to the bound
