@@ -21,13 +21,13 @@ contention. Lambda gives a function a full vCPU at 1,769 MB; with less memory th
 falls in proportion (about a third at 512 MB), which still reaches 10,000 connections
 inside API Gateway's 29 s integration timeout.
 
-Workers start one per id up to the bound and live as long as the container, so a warm
-invocation reuses them instead of starting 64 threads per broadcast. Each drains its fan-out's
-queue of ids: a post costs a queue put and get (~1 µs) where an executor task per post cost
-~25 µs, which was most of a broadcast's cost wherever posts are answered in-process (the local
-emulator). The emulator runs concurrent invocations as threads of one process, so there they
-share the workers: the bound is per process, as it is per container on Lambda, and concurrent
-fan-outs take the workers in turn.
+Workers are shared by every fan-out of the process and take ids from one queue: a post costs
+a queue put and get (~1 µs). An executor task per post (~25 µs) and 64 new threads per
+broadcast were most of a broadcast's cost wherever posts are answered in-process (the local
+emulator, which also runs concurrent invocations as threads of one process). A worker starts
+with a post while fewer than the bound run, and ends after ``WORKER_IDLE_SECONDS`` without
+one, so warm invocations reuse them. The bound is per process: on Lambda, per container,
+which runs one invocation at a time.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -52,6 +51,8 @@ FAN_OUT_WORKERS = 64
 # Posts queued per worker: enough to keep every worker busy while the next scan page loads
 # (~100 ms: 8 x 64 = 512 posts), few enough to keep memory flat however big the table.
 QUEUED_PER_WORKER = 8
+# A worker this long without a post ends; the next fan-out starts it again.
+WORKER_IDLE_SECONDS = 10.0
 MAX_ATTEMPTS = 4
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 1.0
@@ -134,9 +135,7 @@ class FanOutResult:
 
 
 class _FanOut:
-    """One fan-out's queue of ids, the workers draining it, and the tally they keep."""
-
-    _DONE = object()  # one per worker, after the last id
+    """One fan-out: its data, how many of its posts are unfinished, and the tally."""
 
     def __init__(
         self,
@@ -144,49 +143,32 @@ class _FanOut:
         data: bytes,
         on_gone: Callable[[str], None],
         sleep: Callable[[float], None],
-        workers: int,
+        bound: int,
     ) -> None:
         self.result = FanOutResult()
         self._client = client
         self._data = data
         self._sleep = sleep
         self._on_gone = on_gone
-        self._workers = workers
-        self._bound = QUEUED_PER_WORKER * workers
-        self._ids: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._bound = bound
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._pending = 0  # ids queued or being posted
-        self._running = 0  # workers that have not finished
 
-    def run(self, pool: ThreadPoolExecutor, connection_ids: Iterable[str]) -> None:
+    def run(self, workers: _Workers, connection_ids: Iterable[str]) -> None:
         try:
             for connection_id in connection_ids:
                 with self._lock:
                     while self._pending >= self._bound:
                         self._changed.wait()
                     self._pending += 1
-                self._ids.put(connection_id)
-                if self._running < self._workers:  # a worker per id, up to the bound
-                    pool.submit(self._drain)
-                    with self._lock:
-                        self._running += 1
-        finally:
-            for _ in range(self._running):
-                self._ids.put(self._DONE)
-            with self._lock:
-                self._changed.wait_for(lambda: self._running == 0)
-
-    def _drain(self) -> None:
-        try:
-            while (connection_id := self._ids.get()) is not self._DONE:
-                self._post(connection_id)
+                workers.submit(self, connection_id)
         finally:
             with self._lock:
-                self._running -= 1
-                self._changed.notify_all()
+                while self._pending:
+                    self._changed.wait()
 
-    def _post(self, connection_id: str) -> None:
+    def post(self, connection_id: str) -> None:
         outcome = _INTERNAL_ERROR
         try:
             outcome = post(self._client, connection_id, self._data, sleep=self._sleep)
@@ -198,20 +180,56 @@ class _FanOut:
             with self._lock:
                 self.result.add(outcome)
                 self._pending -= 1
-                if self._pending == self._bound - 1:  # the producer may wait for this one
+                # The producer waits for room under the bound, then for the last post.
+                if self._pending in (self._bound - 1, 0):
                     self._changed.notify()
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
+class _Workers:
+    """Up to ``size`` threads posting for every fan-out of this process, from one queue.
+
+    A thread starts with a post when fewer than ``size`` are running, and ends after
+    ``WORKER_IDLE_SECONDS`` without one, so a module the local emulator reloaded is let go.
+    Threads are daemons: an idle one never holds up the process's exit.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._tasks: queue.SimpleQueue[tuple[_FanOut, str]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def submit(self, fan: _FanOut, connection_id: str) -> None:
+        self._tasks.put((fan, connection_id))
+        # Under the lock: a thread ending for want of work checks the queue under it too.
+        with self._lock:
+            if self._running < self._size:
+                self._running += 1
+                threading.Thread(target=self._work, name="fan-out", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            try:
+                fan, connection_id = self._tasks.get(timeout=WORKER_IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._tasks.empty():
+                        self._running -= 1
+                        return
+                continue
+            fan.post(connection_id)
+
+
+_pools: dict[int, _Workers] = {}
 _pools_lock = threading.Lock()
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """The process's pool of ``workers`` threads (started as needed, kept while warm)."""
+def _pool(workers: int) -> _Workers:
+    """The process's workers for fan-outs bounded at ``workers``."""
     with _pools_lock:
         pool = _pools.get(workers)
         if pool is None:
-            pool = _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="fan-out")
+            pool = _pools[workers] = _Workers(workers)
         return pool
 
 
@@ -231,6 +249,6 @@ def fan_out(
     posts wait queued.
     An exception from ``connection_ids`` propagates after in-flight posts finish.
     """
-    fan = _FanOut(client, data, on_gone, sleep, workers)
+    fan = _FanOut(client, data, on_gone, sleep, QUEUED_PER_WORKER * workers)
     fan.run(_pool(workers), connection_ids)
     return fan.result

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import boto3
 import fanout
@@ -170,6 +174,58 @@ def test_workers_start_per_id_up_to_the_bound_and_stay_for_the_next_fan_out(clie
     assert gateway.peak_in_flight == 5
     fanout.fan_out(client, b"{}", [f"d{i}=" for i in range(50)], on_gone=print, workers=5)
     assert _fan_out_threads() - before == five
+
+
+def test_idle_workers_end_and_then_hold_nothing_of_their_pool(client, gateway, monkeypatch):
+    """Workers end after WORKER_IDLE_SECONDS without a post; a pool dropped then (as when the
+    emulator reloads the module) takes its threads with it."""
+    monkeypatch.setattr(fanout, "WORKER_IDLE_SECONDS", 0.05)
+    used = set()
+
+    def record_thread(**_):
+        used.add(threading.current_thread())
+
+    event = "before-parameter-build.apigatewaymanagementapi.PostToConnection"
+    client.meta.events.register(event, record_thread)
+    try:
+        pool = fanout._Workers(3)
+        fan = fanout._FanOut(client, b"{}", print, time.sleep, bound=24)
+        fan.run(pool, [f"c{i}=" for i in range(30)])
+    finally:
+        client.meta.events.unregister(event, record_thread)
+    assert fan.result.delivered == 30
+    assert 1 <= len(used) <= 3
+    del pool, fan
+    deadline = time.monotonic() + 5
+    while any(thread.is_alive() for thread in used) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(thread.is_alive() for thread in used)
+
+
+EXIT_AFTER_FAN_OUT = """
+import fanout
+
+class Client:
+    def post_to_connection(self, ConnectionId, Data):
+        pass
+
+result = fanout.fan_out(Client(), b"{}", [f"c{i}=" for i in range(100)], on_gone=print)
+assert result.delivered == 100
+"""
+
+
+def test_idle_workers_never_hold_up_the_process_exit():
+    """A process (``wsctl up --local`` stopping, say) exits at once after a fan-out, not
+    WORKER_IDLE_SECONDS later."""
+    assert fanout.WORKER_IDLE_SECONDS >= 10
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_AFTER_FAN_OUT],
+        cwd=Path(fanout.__file__).parent,
+        capture_output=True,
+        text=True,
+        timeout=fanout.WORKER_IDLE_SECONDS / 2,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_reads_ids_only_as_far_as_the_queue_bound_ahead_of_the_posts(client, gateway):
