@@ -73,8 +73,8 @@ def settle_heap() -> None:
     for every connection), and under load collections took a fifth of the CPU. Frozen, they
     are never walked again; a larger young generation makes collections rarer still. Only a
     process dedicated to the emulator does this: the settings are process-wide. The price: the
-    first hot reload leaves the modules it replaces (and the threads they started) in memory,
-    once; later generations of the code are collected as usual.
+    first hot reload leaves the modules it replaces in memory, once; later generations of
+    the code are collected as usual.
     """
     gc.collect()
     gc.freeze()
