@@ -23,21 +23,9 @@ from pathlib import Path
 import botocore.handlers
 from moto.server import ThreadedMotoServer
 
+from wsctl.aws.awsclient import is_mutating
 from wsctl.cli import run
 from wsctl.config import CODE_DIR, CONFIG_FILE, bundled_service_dir
-
-MUTATING_PREFIXES = (
-    "Create",
-    "Update",
-    "Put",
-    "Delete",
-    "Tag",
-    "Untag",
-    "Add",
-    "Remove",
-    "Attach",
-    "Detach",
-)
 
 
 class CallCounter:
@@ -47,7 +35,7 @@ class CallCounter:
         self.counts: Counter[str] = Counter()
 
     def __call__(self, model, **kwargs) -> None:
-        kind = "mutating" if model.name.startswith(MUTATING_PREFIXES) else "read-only"
+        kind = "mutating" if is_mutating(model.name) else "read-only"
         self.counts[kind] += 1
 
 

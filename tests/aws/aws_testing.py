@@ -9,20 +9,8 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
+from wsctl.aws.awsclient import is_mutating
 from wsctl.config import parse_spec_file
-
-MUTATING_PREFIXES = (
-    "Create",
-    "Update",
-    "Put",
-    "Delete",
-    "Tag",
-    "Untag",
-    "Add",
-    "Remove",
-    "Attach",
-    "Detach",
-)
 
 SERVICE_TOML = """\
 [stack]
@@ -57,10 +45,6 @@ def connect(event, context):
 def chat(event, context):
     return {"statusCode": 200}
 """
-
-
-def is_mutating(operation: str) -> bool:
-    return operation.startswith(MUTATING_PREFIXES)
 
 
 @dataclass

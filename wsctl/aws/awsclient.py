@@ -46,6 +46,19 @@ _HTTP_VERB = (
     ("Tag", "POST"),
     ("Untag", "DELETE"),
 )
+# Operations that change an account, by name: what a converging `up` must not repeat.
+MUTATING_PREFIXES = (
+    "Create",
+    "Update",
+    "Put",
+    "Delete",
+    "Tag",
+    "Untag",
+    "Add",
+    "Remove",
+    "Attach",
+    "Detach",
+)
 ALREADY_EXISTS_CODES = frozenset(
     {
         "ResourceInUseException",
@@ -64,6 +77,10 @@ class ResourceDoesNotExist(Exception):
 
 class ResourceExists(Exception):
     """A create call found a resource of that name already there."""
+
+
+def is_mutating(operation: str) -> bool:
+    return operation.startswith(MUTATING_PREFIXES)
 
 
 def iam_action(service: str, operation: str) -> str:
