@@ -150,6 +150,17 @@ def events_of(spec: ServiceSpec, event_type: str) -> list[dict]:
     ]
 
 
+async def connection_ids(spec: ServiceSpec, sockets: list) -> list[str]:
+    """The ids of ``sockets``, this service's only connections, opened in this order.
+
+    Each echoes once first: its reply means its $connect is on record.
+    """
+    for ws in sockets:
+        await ws.send(json.dumps({"action": "echo"}))
+        await next_json(ws)
+    return [event["requestContext"]["connectionId"] for event in events_of(spec, "CONNECT")]
+
+
 @pytest.fixture
 def recorder(recorder_spec: ServiceSpec) -> Iterator[LocalService]:
     """The recorder service running with AWS's quotas."""

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.local.conftest import events_of, eventually, next_json, recorded
+from tests.local.conftest import connection_ids, events_of, eventually, next_json, recorded
 from wsctl.local import LocalService
 
 
@@ -238,9 +238,7 @@ def test_server_side_delete_reports_1000(recorder):
 
     async def scenario():
         async with connect(recorder.url) as ws:
-            await ws.send(json.dumps({"action": "echo"}))
-            await next_json(ws)
-            connection_id = events_of(recorder.spec, "CONNECT")[0]["requestContext"]["connectionId"]
+            (connection_id,) = await connection_ids(recorder.spec, [ws])
             request = urllib.request.Request(
                 f"{recorder.management_url}/{connection_id}", method="DELETE"
             )

@@ -4,14 +4,13 @@ in-process by the emulator, as handlers' calls are."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from websockets.asyncio.client import connect
 
-from tests.local.conftest import events_of, next_json
+from tests.local.conftest import connection_ids
 
 
 def _in_process_client(service):
@@ -29,9 +28,7 @@ def test_in_process_post_get_delete(recorder):
 
     async def scenario():
         async with connect(recorder.url) as ws:
-            await ws.send(json.dumps({"action": "echo"}))
-            await next_json(ws)
-            cid = events_of(recorder.spec, "CONNECT")[0]["requestContext"]["connectionId"]
+            (cid,) = await connection_ids(recorder.spec, [ws])
             await asyncio.to_thread(client.post_to_connection, ConnectionId=cid, Data=b"\xff\x00")
             assert await ws.recv() == b"\xff\x00"  # not UTF-8: a binary frame
             facts = await asyncio.to_thread(client.get_connection, ConnectionId=cid)
@@ -57,12 +54,7 @@ def test_posts_from_threads_arrive_in_order_with_their_frame_type(recorder):
 
     async def scenario():
         sockets = [await connect(recorder.url) for _ in range(3)]
-        for ws in sockets:
-            await ws.send(json.dumps({"action": "echo"}))
-            await next_json(ws)
-        ids = [
-            event["requestContext"]["connectionId"] for event in events_of(recorder.spec, "CONNECT")
-        ]
+        ids = await connection_ids(recorder.spec, sockets)
         await asyncio.to_thread(burst, ids)
         for ws in sockets:
             received = [await asyncio.wait_for(ws.recv(), 5) for _ in messages]
@@ -105,9 +97,7 @@ def test_posts_that_are_not_plain_take_botocore_path(recorder):
 
     async def scenario():
         async with connect(recorder.url) as ws:
-            await ws.send(json.dumps({"action": "echo"}))
-            await next_json(ws)
-            cid = events_of(recorder.spec, "CONNECT")[0]["requestContext"]["connectionId"]
+            (cid,) = await connection_ids(recorder.spec, [ws])
             await asyncio.to_thread(client.post_to_connection, ConnectionId=cid, Data=b"direct")
             assert await ws.recv() == "direct" and seen == []
             stream = io.BytesIO(b"streamed")
