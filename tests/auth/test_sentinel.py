@@ -7,9 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import stat
-import time
 from urllib.parse import quote
 
 import boto3
@@ -112,22 +110,6 @@ def test_sentinel_never_leaves_the_token_file_when_deploying(
     assert shown.stdout == SENTINEL + "\n"  # the one place it is shown: when asked
 
 
-def _record(service) -> None:
-    state.save_local(
-        state.LocalRecord(
-            stack=STACK,
-            pid=os.getpid(),
-            port=service.port,
-            stage=SPEC.stage,
-            url=service.url,
-            management_url=service.management_url,
-            started_at=time.time(),
-            auth="token",
-            region=service.region,
-        )
-    )
-
-
 @pytest.mark.timeout(90)
 def test_sentinel_never_leaves_the_token_file_locally(cli, transcript, caplog):
     """The emulator with the token, every client command, and refusals: nowhere to be seen."""
@@ -135,7 +117,7 @@ def test_sentinel_never_leaves_the_token_file_locally(cli, transcript, caplog):
     emulator_console = io.StringIO()
     console = Console(file=emulator_console, width=200)
     with LocalService(SPEC, auth_token=SENTINEL, console=console) as service:
-        _record(service)
+        state.save_local(service.local_record())
         for args in (
             ("send", '{"action": "whoami"}'),
             ("send", '{"action": "whoami"}', "--json"),
@@ -149,7 +131,7 @@ def test_sentinel_never_leaves_the_token_file_locally(cli, transcript, caplog):
             result = transcript.run(cli, *args)
             assert result.exit_code == 0, (args, result.stderr)
     with LocalService(SPEC, auth_token="another-token", console=console) as service:
-        _record(service)
+        state.save_local(service.local_record())
         refusals = [
             transcript.run(cli, "send", '{"action": "whoami"}'),
             transcript.run(cli, "connections", "--json"),

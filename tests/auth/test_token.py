@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import stat
 import time
 from urllib.parse import quote
@@ -28,19 +27,7 @@ def token_service():
     """The bundled service with a token, recorded as the running local stack; its token."""
     token = ensure_token(SPEC.stack)
     with LocalService(SPEC, auth_token=token) as service:
-        state.save_local(
-            state.LocalRecord(
-                stack=SPEC.stack,
-                pid=os.getpid(),
-                port=service.port,
-                stage=SPEC.stage,
-                url=service.url,
-                management_url=service.management_url,
-                started_at=time.time(),
-                auth="token",
-                region=service.region,
-            )
-        )
+        state.save_local(service.local_record())
         yield service, token
 
 

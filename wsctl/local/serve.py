@@ -33,17 +33,7 @@ def run_foreground(
     service = LocalService(spec, port=port, auth_token=auth_token, reload=reload, quotas=quotas)
     service.start()
     settle_heap()
-    record = state.LocalRecord(
-        stack=spec.stack,
-        pid=os.getpid(),
-        port=service.port,
-        stage=spec.stage,
-        url=service.url,
-        management_url=service.management_url,
-        started_at=time.time(),
-        auth=spec.auth,
-        region=service.region,
-    )
+    record = service.local_record()
     stop_requested = threading.Event()
     previous = _on_sigterm(lambda *_: stop_requested.set())
     try:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from wsctl import console as consoles
-from wsctl import naming, sigv4
+from wsctl import naming, sigv4, state
 from wsctl.auth import token_digest
 from wsctl.config import ServiceSpec
 from wsctl.errors import WsctlError
@@ -87,6 +88,20 @@ class LocalService:
     @property
     def table_name(self) -> str:
         return naming.table_name(self.spec)
+
+    def local_record(self) -> state.LocalRecord:
+        """This emulator, served by this process, as wsctl commands in other terminals find it."""
+        return state.LocalRecord(
+            stack=self.spec.stack,
+            pid=os.getpid(),
+            port=self.port,
+            stage=self.spec.stage,
+            url=self.url,
+            management_url=self.management_url,
+            started_at=time.time(),
+            auth=self.spec.auth,
+            region=self.region,
+        )
 
     def connection_count(self) -> int:
         return len(self._gateway.backend) if self._gateway else 0
