@@ -26,6 +26,14 @@ class Running:
     record: state.LocalRecord
     log: Path
 
+    def wait_for_output(self, text: str, timeout: float = START_TIMEOUT) -> str:
+        """The process's output once it contains ``text``; fails after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while text not in (output := self.log.read_text()):
+            assert time.monotonic() < deadline, f"{text!r} never printed:\n{output}"
+            time.sleep(0.05)
+        return output
+
 
 @contextlib.contextmanager
 def up_local(stack: str, cwd: Path, *flags: str) -> Iterator[Running]:

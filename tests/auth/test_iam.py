@@ -39,7 +39,7 @@ def test_client_commands_sign_the_handshake_of_a_local_iam_stack(cli, iam_servic
     """Signed by wsctl: send, broadcast, connections work; unsigned or wrongly signed: 403."""
     record = iam_service.record
     assert (record.auth, record.region) == ("iam", "us-east-1")
-    assert "Not checked: IAM policies" in iam_service.log.read_text()
+    assert "Checked here: the signature" in iam_service.wait_for_output("Not checked: IAM policies")
     assert asyncio.run(_plain_handshake_status(record.url)) == 403
 
     sent = cli("send", '{"action": "whoami"}')

@@ -24,6 +24,10 @@ WAIT_LIMIT = 15.0
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_]|\][^\x07]*\x07)")
 
 
+def _take_controlling_terminal() -> None:
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class Terminal:
     """`wsctl connect URL` on a pseudo-terminal: type into it, read what it shows."""
 
@@ -38,6 +42,9 @@ class Terminal:
             stderr=slave,
             env=env,
             start_new_session=True,
+            # As in a real terminal, the pty is the session's controlling terminal: without
+            # it, a Ctrl-C typed before the prompt takes the terminal is silently dropped.
+            preexec_fn=_take_controlling_terminal,
         )
         os.close(slave)
         self._raw = bytearray()
@@ -73,6 +80,13 @@ class Terminal:
         return found
 
     def type(self, keys: str) -> None:
+        """Type once the prompt reads keys itself (raw mode): typed earlier, the terminal's
+        line discipline would echo and edit them in its place."""
+        deadline = time.monotonic() + WAIT_LIMIT
+        while termios.tcgetattr(self.master)[3] & termios.ICANON:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the prompt never took the terminal:\n{self.screen_text}")
+            time.sleep(0.02)
         os.write(self.master, keys.encode())
 
     def wait(self) -> int:

@@ -37,8 +37,10 @@ def run_foreground(
     stop_requested = threading.Event()
     previous = _on_sigterm(lambda *_: stop_requested.set())
     try:
-        state.save_local(record)
         _announce(service, spec, auth_token, reload)
+        # The record tells other processes the stack is ready: everything it said comes first.
+        sys.stdout.flush()
+        state.save_local(record)
         while not stop_requested.wait(0.5):
             pass
     except KeyboardInterrupt:
