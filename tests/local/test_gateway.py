@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -13,7 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.local.conftest import connection_ids, events_of, eventually, next_json, recorded
-from wsctl.local import LocalService
+from wsctl.local import LocalService, Quotas
 
 
 def run(coro):
@@ -328,3 +329,34 @@ def test_iam_auth_checks_the_handshake_signature(recorder_spec):
     with LocalService(spec) as service:
         asyncio.run(scenario(service))
     assert len(events_of(spec, "CONNECT")) == 1  # the unsigned handshake never reached $connect
+
+
+def test_client_that_never_reads_is_dropped_past_the_write_buffer_bound(recorder_spec):
+    """Posts to a client that reads nothing pile up to the bound, then it is dropped (410 to
+    the next post) and $disconnect reports 1008: the emulator's memory stays bounded."""
+    quotas = Quotas(write_buffer_bytes=256 * 1024)
+    payload = b"x" * (100 * 1024)
+
+    async def scenario(service):
+        ws = await connect(service.url)
+        (connection_id,) = await connection_ids(recorder_spec, [ws])
+        ws.transport.pause_reading()  # from here on this client reads nothing
+        url = f"{service.management_url}/{connection_id}"
+        statuses = []
+        for _ in range(600):  # bounded: 60 MB at most, far beyond any socket buffer
+            request = urllib.request.Request(url, data=payload, method="POST")
+            try:
+                response = await asyncio.to_thread(urllib.request.urlopen, request)
+                statuses.append(response.status)
+            except urllib.error.HTTPError as exc:
+                statuses.append(exc.code)
+                break
+        ws.transport.abort()
+        return statuses
+
+    with LocalService(recorder_spec, quotas=quotas) as service:
+        statuses = run(scenario(service))
+        assert statuses[-1] == 410 and set(statuses[:-1]) == {200}
+        eventually(lambda: service.connection_count() == 0)
+    disconnect = eventually(lambda: events_of(recorder_spec, "DISCONNECT"))[0]
+    assert disconnect["requestContext"]["disconnectStatusCode"] == 1008

@@ -25,6 +25,8 @@ from wsctl.local.events import Peer
 
 GOING_AWAY = (1001, "Going away")
 DELETED = (1000, "Connection Closed Normally")
+# A client that stops reading: its frames pile up in our write buffer until it is dropped.
+NOT_READING = (1008, "Client is not reading: too much data waiting to be sent")
 
 
 class ManagementError(Exception):
@@ -100,11 +102,18 @@ class LiveConnection:
 class ConnectionsBackend:
     """Live connections of one gateway; thread-safe post/get/delete."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_payload: int) -> None:
-        """Create it on the loop's thread: that is where sockets may be touched directly."""
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, max_payload: int, max_buffered: int
+    ) -> None:
+        """Create it on the loop's thread: that is where sockets may be touched directly.
+
+        ``max_buffered``: bytes that may wait in one connection's write buffer; a client
+        that lets more pile up (it never reads) is dropped, so it cannot grow our memory.
+        """
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._max_payload = max_payload
+        self._max_buffered = max_buffered
         self._live: dict[str, LiveConnection] = {}
         # Posts from handler threads queue here; the loop is woken once per batch, not per post.
         self._outbox: collections.deque[tuple[LiveConnection, bytes, bool]] = collections.deque()
@@ -143,7 +152,7 @@ class ConnectionsBackend:
             text = None
         if self._on_loop():
             connection.touch()
-            broadcast([connection.websocket], data, text=text is not None)
+            self._deliver([connection], data, text is not None)
             return
         self._outbox.append((connection, data, text is not None))
         if not self._wake_pending:
@@ -159,13 +168,21 @@ class ConnectionsBackend:
             # A broadcast queues the same bytes for many connections in a row: one call each.
             connection, data, text = outbox.popleft()
             connection.last_active = now
-            targets = [connection.websocket]
+            targets = [connection]
             while outbox and outbox[0][1] is data:
                 connection = outbox.popleft()[0]
                 connection.last_active = now
-                targets.append(connection.websocket)
-            # broadcast() writes the frames without awaiting the sockets: no task per message.
-            broadcast(targets, data, text=text)
+                targets.append(connection)
+            self._deliver(targets, data, text)
+
+    def _deliver(self, targets: list[LiveConnection], data: bytes, text: bool) -> None:
+        # broadcast() writes the frames without awaiting the sockets (no task per message),
+        # so nothing pushes back on a client that does not read: check its buffer instead.
+        broadcast([target.websocket for target in targets], data, text=text)
+        for target in targets:
+            transport = target.websocket.transport
+            if transport.get_write_buffer_size() > self._max_buffered:
+                self.drop(target, NOT_READING)
 
     def get(self, connection_id: str) -> dict[str, Any]:
         """GetConnection: when it connected, when it was last active, and who it is."""
@@ -184,6 +201,13 @@ class ConnectionsBackend:
         if connection.closed_by_gateway is None:
             connection.closed_by_gateway = why
         self._loop.create_task(connection.websocket.close(*why))
+
+    def drop(self, connection: LiveConnection, why: tuple[int, str]) -> None:
+        """End the connection now, without a closing handshake (a close frame would wait
+        behind the data the client is not reading); ``$disconnect`` reports ``why``."""
+        if connection.closed_by_gateway is None:
+            connection.closed_by_gateway = why
+        connection.websocket.transport.abort()
 
     def _on_loop(self) -> bool:
         return self._loop_thread == threading.get_ident()

@@ -110,7 +110,9 @@ class Gateway:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.backend = ConnectionsBackend(loop, self.quotas.message_bytes)
+        self.backend = ConnectionsBackend(
+            loop, self.quotas.message_bytes, self.quotas.write_buffer_bytes
+        )
         connection_class = type("BoundGatewayConnection", (GatewayConnection,), {"gateway": self})
         self._server = await serve(
             self._serve,

@@ -9,12 +9,15 @@ KIB = 1024
 
 @dataclass(frozen=True)
 class Quotas:
-    """Frame and message limits (larger: close 1009) and the two connection timers (close 1001)."""
+    """Frame and message limits (larger: close 1009), the two connection timers (close 1001),
+    and how much may wait unsent for a client that does not read (dropped past it)."""
 
     frame_bytes: int = 32 * KIB
     message_bytes: int = 128 * KIB
     idle_timeout: float = 10 * 60.0
     max_lifetime: float = 2 * 60 * 60.0
+    # Not an AWS quota: the bound on what may wait unsent for one client that does not read.
+    write_buffer_bytes: int = 4 * 1024 * KIB
 
     @property
     def websocket_max_size(self) -> tuple[int, int]:
