@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wsctl.config import ServiceSpec, load_spec
+from wsctl.errors import ConfigError
 
 ConfigOpt = Annotated[
     Path | None,
@@ -43,6 +44,17 @@ JsonOpt = Annotated[
     bool, typer.Option("--json", help="Machine-readable output on stdout, nothing else.")
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+# Every client command (connect, send, broadcast, connections, bench) takes the URL as its
+# optional last positional argument, with --url as an alias (DESIGN.md section 2).
+URL_HELP = (
+    "ws:// or wss:// URL; without a scheme ws:// is assumed, as wscat does (default: the "
+    "stack's running local service, else the deployed one)."
+)
+UrlArg = Annotated[str | None, typer.Argument(metavar="[URL]", help=URL_HELP, show_default=False)]
+UrlAliasOpt = Annotated[
+    str | None,
+    typer.Option("--url", metavar="URL", help="The URL, as an option.", show_default=False),
+]
 LocalOpt = Annotated[
     bool, typer.Option("--local", help="The service running on this machine (up --local).")
 ]
@@ -58,3 +70,21 @@ def resolve_spec(
 ) -> ServiceSpec:
     """The service from wsctl.toml (or the bundled one), with flags overriding the file."""
     return load_spec(config).with_overrides(name=name, stage=stage, region=region, auth=auth)
+
+
+def pick_url(positional: str | None, option: str | None) -> str | None:
+    """The one URL a client command was given (positional or ``--url``), with ``ws://`` added
+    when it has no scheme (wscat's habit: ``127.0.0.1:8765/dev``); None when neither is given."""
+    if positional is not None and option is not None and positional != option:
+        raise ConfigError(
+            f"two URLs given ({positional!r} and --url {option!r}): give the URL once"
+        )
+    url = positional if positional is not None else option
+    if url is None:
+        return None
+    url = url.strip()
+    if not url:
+        raise ConfigError("the URL is empty: give ws://HOST[:PORT]/PATH or wss://…")
+    if "://" not in url:
+        url = f"ws://{url}"
+    return url

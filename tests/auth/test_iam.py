@@ -50,7 +50,7 @@ def test_client_commands_sign_the_handshake_of_a_local_iam_stack(cli, iam_servic
     assert json.loads(broadcast.stdout)["delivered"] == 1
     listing = cli("connections", "--json")
     assert listing.exit_code == 0, listing.stderr
-    presigned = cli("token", "--url").stdout.strip()  # what a browser would open
+    presigned = cli("token", "--browser-url").stdout.strip()  # what a browser would open
     assert "X-Amz-Signature=" in presigned
     assert asyncio.run(_plain_handshake_status(presigned)) == 101
 

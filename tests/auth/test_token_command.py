@@ -30,18 +30,18 @@ def test_no_token_is_a_clear_error(cli):
 
 
 def test_url_appends_the_token_to_the_deployed_endpoint(cli):
-    """--url prints the deployed endpoint with ?token= for browsers."""
+    """--browser-url prints the deployed endpoint with ?token= for browsers."""
     token = ensure_token("wsctl-dev")
     state.save_deployed("wsctl-dev", {"url": "wss://abc.execute-api.eu-west-1.amazonaws.com/dev"})
-    result = cli("token", "--url")
+    result = cli("token", "--browser-url")
     assert result.exit_code == 0
     assert result.stdout == f"wss://abc.execute-api.eu-west-1.amazonaws.com/dev?token={token}\n"
 
 
 def test_url_without_an_endpoint_fails_without_the_token(cli):
-    """--url with no known endpoint fails, and the error does not carry the token."""
+    """--browser-url with no known endpoint fails, and the error does not carry the token."""
     token = ensure_token("wsctl-dev")
-    result = cli("token", "--url")
+    result = cli("token", "--browser-url")
     assert result.exit_code == 1
     assert "No running local service or deployed stack" in result.stderr
     assert token not in result.stdout + result.stderr
@@ -53,12 +53,12 @@ def test_url_with_token_keeps_an_existing_query_and_encodes_the_token():
 
 
 def test_url_of_an_iam_stack_is_presigned_with_the_callers_credentials(cli):
-    """For an iam stack, --url prints a presigned wss:// URL that the SigV4 check accepts."""
+    """For an iam stack, --browser-url prints a presigned wss:// URL the SigV4 check accepts."""
     host = "abc.execute-api.eu-west-1.amazonaws.com"
     state.save_deployed(
         "wsctl-dev", {"url": f"wss://{host}/dev", "auth": "iam", "region": "eu-west-1"}
     )
-    result = cli("token", "--url", "--expires", "60")
+    result = cli("token", "--browser-url", "--expires", "60")
     assert result.exit_code == 0, result.stderr
     presigned = result.stdout.strip()
     assert presigned.startswith(f"wss://{host}/dev?") and "X-Amz-Expires=60" in presigned

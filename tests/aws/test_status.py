@@ -34,7 +34,7 @@ def test_deployed_stack_lists_every_resource_and_counts_connections(cli, service
     (api,) = boto3.client("apigatewayv2", region_name="us-east-1").get_apis()["Items"]
     assert data["state"] == "deployed"
     assert data["connections"] == 3
-    assert data["api_id"] == api["ApiId"]
+    assert data["apiId"] == api["ApiId"]
     assert data["url"] == f"wss://{api['ApiEndpoint'].removeprefix('https://')}/test"
     kinds = [r["kind"] for r in data["resources"]]
     assert kinds.count("Lambda function") == 2 and kinds.count("route") == 3

@@ -96,7 +96,7 @@ def test_without_a_url_or_a_stack_the_error_says_what_to_do(cli):
     result = cli("connections", "--stage", "nowhere")
     assert result.exit_code == 1
     assert "No running local service or deployed stack for wsctl-nowhere" in result.stderr
-    assert "give --url URL" in result.stderr
+    assert "or give a URL" in result.stderr
 
 
 def test_the_stack_token_is_sent_automatically_and_never_printed(cli):

@@ -156,8 +156,8 @@ class StackStatus:
             "region": self.region,
             "state": self.state,
             "url": self.endpoint.url if self.endpoint else None,
-            "management_url": self.endpoint.management_url if self.endpoint else None,
-            "api_id": self.endpoint.api_id if self.endpoint else None,
+            "managementUrl": self.endpoint.management_url if self.endpoint else None,
+            "apiId": self.endpoint.api_id if self.endpoint else None,
             "connections": self.connections,
             "resources": [r.as_dict() for r in self.resources],
         }

@@ -2,8 +2,9 @@
 
 The token itself is created by ``wsctl up --auth token`` (``wsctl.auth.ensure_token``) and
 rotated by ``wsctl up --rotate-token``, which also redeploys its digest; rotating it here alone
-would leave the service expecting the old one. ``--url`` gives what a browser (which cannot set
-handshake headers) opens: the URL with ``?token=``, or for an iam stack a presigned URL.
+would leave the service expecting the old one. ``--browser-url`` prints what a browser (which
+cannot set handshake headers) opens: the URL with ``?token=``, or for an iam stack a presigned
+URL.
 """
 
 from __future__ import annotations
@@ -30,24 +31,28 @@ def token(
     config: ConfigOpt = None,
     name: NameOpt = None,
     stage: StageOpt = None,
-    url: Annotated[
+    browser_url: Annotated[
         bool,
         typer.Option(
-            "--url",
+            "--browser-url",
             help="Print the endpoint a browser can open instead: with ?token= appended, or "
             "for an --auth iam stack presigned with your AWS credentials.",
         ),
     ] = False,
     expires: Annotated[
         int,
-        typer.Option("--expires", min=1, max=604800, help="With --url on an iam stack: seconds."),
+        typer.Option(
+            "--expires", min=1, max=604800, help="With --browser-url on an iam stack: seconds."
+        ),
     ] = 300,
 ) -> None:
     """Print the stack's connect token (from `up --auth token`). Treat the output as a secret."""
     from wsctl.client.endpoint import resolve_endpoint
 
     spec = resolve_spec(config, name=name, stage=stage)
-    endpoint = resolve_endpoint(None, spec.stack, hint="drop --url") if url else None
+    endpoint = (
+        resolve_endpoint(None, spec.stack, hint="drop --browser-url") if browser_url else None
+    )
     if endpoint is not None and endpoint.auth == "iam":
         from wsctl import sigv4
 

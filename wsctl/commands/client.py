@@ -15,26 +15,30 @@ import typer
 from wsctl import state
 from wsctl.console import err, out
 from wsctl.errors import ExitCode
-from wsctl.options import ConfigOpt, JsonOpt, NameOpt, StageOpt, resolve_spec
+from wsctl.options import (
+    ConfigOpt,
+    JsonOpt,
+    NameOpt,
+    StageOpt,
+    UrlAliasOpt,
+    UrlArg,
+    pick_url,
+    resolve_spec,
+)
 
 if TYPE_CHECKING:  # the client modules load inside the commands, keeping other commands light
     from wsctl.client.endpoint import Endpoint
     from wsctl.client.handshake import ConnectOptions
 
-UrlArg = Annotated[
-    str | None,
-    typer.Argument(
-        help="ws:// or wss:// URL (default: the stack's running local service, else the "
-        "deployed one).",
-        show_default=False,
-    ),
-]
-UrlOpt = Annotated[
+# wscat spells the URL option -c/--connect: connect accepts it beside --url.
+ConnectUrlOpt = Annotated[
     str | None,
     typer.Option(
         "--url",
-        help="ws:// or wss:// URL (default: the stack's running local service, else the "
-        "deployed one).",
+        "-c",
+        "--connect",
+        metavar="URL",
+        help="The URL, as an option (wscat's -c).",
         show_default=False,
     ),
 ]
@@ -74,12 +78,14 @@ ShowPingPongOpt = Annotated[
 
 
 def _endpoint(
-    url: str | None, config: Path | None, name: str | None, stage: str | None, hint: str
+    urls: tuple[str | None, str | None], config: Path | None, name: str | None, stage: str | None
 ) -> Endpoint:
+    """The endpoint of the URL given (positional or --url), else of the current stack."""
     from wsctl.client.endpoint import resolve_endpoint
 
+    url = pick_url(*urls)
     spec = resolve_spec(config, name=name, stage=stage)
-    return resolve_endpoint(url, spec.stack, hint=hint)
+    return resolve_endpoint(url, spec.stack, hint="give a URL")
 
 
 def _options(
@@ -115,6 +121,7 @@ def _is_terminal(stream: TextIO | None) -> bool:
 
 def connect(
     url: UrlArg = None,
+    url_option: ConnectUrlOpt = None,
     header: HeaderOpt = None,
     subprotocol: SubprotocolOpt = None,
     execute: Annotated[
@@ -145,7 +152,7 @@ def connect(
     """
     from wsctl.client import script
 
-    endpoint = _endpoint(url, config, name, stage, "give a URL")
+    endpoint = _endpoint((url, url_option), config, name, stage)
     options = _options(header, subprotocol, origin, auth, ca, no_check, timeout)
     if not execute and not json_output and _is_terminal(sys.stdin) and _is_terminal(sys.stdout):
         from rich.console import Console
@@ -197,6 +204,7 @@ def connect(
 def send(
     message: Annotated[str, typer.Argument(help="The message, sent as one text frame.")],
     url: UrlArg = None,
+    url_option: UrlAliasOpt = None,
     wait: WaitOpt = 1.0,
     json_output: JsonOpt = False,
     header: HeaderOpt = None,
@@ -216,7 +224,7 @@ def send(
     from wsctl.client.protocol import check_size
 
     check_size(message)
-    endpoint = _endpoint(url, config, name, stage, "give a URL")
+    endpoint = _endpoint((url, url_option), config, name, stage)
     options = _options(header, subprotocol, origin, auth, ca, no_check, timeout)
 
     async def one() -> int:
@@ -237,7 +245,8 @@ def broadcast(
     message: Annotated[
         str, typer.Argument(help="What to send everyone: JSON if it parses, else text.")
     ],
-    url: UrlOpt = None,
+    url: UrlArg = None,
+    url_option: UrlAliasOpt = None,
     json_output: JsonOpt = False,
     header: HeaderOpt = None,
     auth: AuthOpt = None,
@@ -257,7 +266,7 @@ def broadcast(
 
     frame = protocol.broadcast_frame(protocol.message_value(message))
     protocol.check_size(frame)
-    endpoint = _endpoint(url, config, name, stage, "give --url URL")
+    endpoint = _endpoint((url, url_option), config, name, stage)
     options = _options(header, None, origin, auth, ca, no_check, timeout)
     answers = asyncio.run(exchange(endpoint, options, [frame], {"ack"}, timeout))
     ack = answers["ack"]
@@ -268,7 +277,8 @@ def broadcast(
 
 
 def connections(
-    url: UrlOpt = None,
+    url: UrlArg = None,
+    url_option: UrlAliasOpt = None,
     json_output: JsonOpt = False,
     header: HeaderOpt = None,
     auth: AuthOpt = None,
@@ -287,7 +297,7 @@ def connections(
     from wsctl.client.exchange import exchange
     from wsctl.client.render import utc_now
 
-    endpoint = _endpoint(url, config, name, stage, "give --url URL")
+    endpoint = _endpoint((url, url_option), config, name, stage)
     options = _options(header, None, origin, auth, ca, no_check, timeout)
     frames = [protocol.list_frame(), protocol.whoami_frame()]
     answers = asyncio.run(exchange(endpoint, options, frames, {"connections", "whoami"}, timeout))
