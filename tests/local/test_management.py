@@ -16,8 +16,10 @@ from tests.local.conftest import events_of, next_json
 from wsctl.local.management import management_target
 
 
-def http(method: str, url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:
-    request = urllib.request.Request(url, data=data, method=method)
+def http(
+    method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, dict(response.headers), response.read()

@@ -27,7 +27,7 @@ from websockets.http11 import Request, Response
 
 from wsctl import sigv4
 from wsctl.config import ServiceSpec
-from wsctl.local import events, hooks
+from wsctl.local import events, hooks, origin
 from wsctl.local.connections import (
     GOING_AWAY,
     ConnectionsBackend,
@@ -91,6 +91,7 @@ class Gateway:
         quotas: Quotas | None = None,
         iam_credentials: Any = None,
         region: str = "us-east-1",
+        allow_origins: tuple[str, ...] = (),
     ) -> None:
         self.spec = spec
         # With auth = "iam": the caller's own credentials, to check handshake signatures with.
@@ -102,6 +103,8 @@ class Gateway:
         self.quotas = quotas or Quotas()
         self.port = 0
         self.endpoint = Endpoint(API_ID, spec.stage, "")
+        self.allow_origins = allow_origins
+        self.origins = origin.OriginPolicy(frozenset())
         self.backend: ConnectionsBackend
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -128,6 +131,7 @@ class Gateway:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self.endpoint = Endpoint(API_ID, self.spec.stage, f"{self.host}:{self.port}")
+        self.origins = origin.OriginPolicy.for_server(self.host, self.port, self.allow_origins)
         hooks.register(self.endpoint.domain_name, self.spec.stage, self.backend)
         self._sweeper = asyncio.create_task(self._sweep())
 
@@ -166,6 +170,14 @@ class Gateway:
         assert isinstance(websocket, GatewayConnection)
         path, _, query = request.path.partition("?")
         if path.rstrip("/") != f"/{self.spec.stage}":
+            return websocket.respond(http.HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
+        page = _origin(request)
+        if not self.origins.handshake_allowed(page):
+            self.functions.console.print(
+                f"[yellow]Handshake refused:[/] a page from {escape(page or '?')} may not connect "
+                "(allow it with --allow-origin).",
+                highlight=False,
+            )
             return websocket.respond(http.HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
         remote = websocket.remote_address
         peer = Peer(
@@ -292,6 +304,14 @@ class Gateway:
                 idle = now - connection.last_active >= quotas.idle_timeout
                 if too_old or idle:
                     self.backend.close(connection, GOING_AWAY)
+
+
+def _origin(request: Request) -> str | None:
+    """The handshake's Origin; several (no browser sends that) count as a foreign one."""
+    values = request.headers.get_all("Origin")
+    if len(values) > 1:
+        return "several origins"
+    return values[0] if values else None
 
 
 def _close_status(connection: LiveConnection) -> tuple[int, str]:

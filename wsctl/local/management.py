@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import h11
 
+from wsctl.local import origin
 from wsctl.local.connections import (
     ConnectionsBackend,
     ForbiddenError,
@@ -87,6 +88,8 @@ class FirstRequest:
                     return Sniffed(Verdict.WEBSOCKET, bytes(self._received))
                 self._request, self._connection_id = event, connection_id
                 self._received.clear()
+                if not origin.management_allowed(_header(event, b"origin")):
+                    return self._respond_error(ForbiddenError(_FROM_A_PAGE))
                 length = _content_length(event)
                 if length is not None and length > self._max_payload:
                     return self._respond_error(_too_large(length, self._max_payload))
@@ -136,14 +139,23 @@ class FirstRequest:
         return Sniffed(Verdict.RESPONDED, out)
 
 
-def _content_length(request: h11.Request) -> int | None:
+_FROM_A_PAGE = "The local management API does not answer web pages (the request has an Origin)."
+
+
+def _header(request: h11.Request, wanted: bytes) -> str | None:
+    """The first value of a header (h11 gives names lowercased), or None."""
     for name, value in request.headers:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+        if name == wanted:
+            return value.decode("latin-1")
     return None
+
+
+def _content_length(request: h11.Request) -> int | None:
+    value = _header(request, b"content-length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _too_large(size: int, limit: int) -> PayloadTooLargeError:

@@ -53,6 +53,7 @@ class LocalService:
         reload: bool = False,
         host: str = "127.0.0.1",
         console: Console | None = None,
+        allow_origins: tuple[str, ...] = (),
     ) -> None:
         self.spec = spec
         self.quotas = quotas or Quotas()
@@ -62,6 +63,7 @@ class LocalService:
         self._host = host
         self._auth_token = auth_token
         self._reload = reload
+        self._allow_origins = allow_origins
         self._saved_env: dict[str, str | None] = {}
         self._mock: Any = None
         self._functions: FunctionHost | None = None
@@ -164,6 +166,7 @@ class LocalService:
                 quotas=self.quotas,
                 iam_credentials=self._iam_credentials,
                 region=self.region,
+                allow_origins=self._allow_origins,
             )
             await self._gateway.start()
             if self._reload:
