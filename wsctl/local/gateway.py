@@ -27,7 +27,7 @@ from websockets.http11 import Request, Response
 
 from wsctl import sigv4
 from wsctl.config import ServiceSpec
-from wsctl.local import events, hooks, origin
+from wsctl.local import events, hooks, observe, origin
 from wsctl.local.connections import (
     GOING_AWAY,
     ConnectionsBackend,
@@ -230,6 +230,9 @@ class Gateway:
         assert isinstance(websocket, GatewayConnection) and websocket.peer is not None
         connection = LiveConnection(websocket.peer, websocket)
         self.backend.add(connection)
+        observers = self.functions.observers
+        if observers:
+            observers.emit(observe.Connected(connection.peer))
         this = asyncio.current_task()
         assert this is not None
         self._serving.add(this)
@@ -253,6 +256,8 @@ class Gateway:
         finally:
             self.backend.remove(connection)
             code, reason = _close_status(connection)
+            if observers:
+                observers.emit(observe.Disconnected(connection.connection_id, code, reason))
             try:
                 await self._disconnect(connection, code, reason)
             finally:

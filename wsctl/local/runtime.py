@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 import threading
@@ -28,6 +29,8 @@ from rich.markup import escape
 
 from wsctl import naming
 from wsctl.config import FunctionSpec, ServiceSpec
+from wsctl.local import observe
+from wsctl.local.connections import now_ms
 
 ACCOUNT_ID = "123456789012"
 Handler = Callable[[dict, Any], Any]
@@ -64,8 +67,13 @@ class FunctionHost:
         region: str,
         console: Console,
         max_workers: int = 64,
+        observers: observe.Observers | None = None,
     ) -> None:
         self.spec = spec
+        self.observers = observers if observers is not None else observe.Observers()
+        # What handlers log goes to their invocation's record too, for the console.
+        self._logs = observe.LogCapture()
+        logging.getLogger().addHandler(self._logs)
         self.region = region
         self.console = console
         self.code_dir = spec.code_dir.resolve()
@@ -131,6 +139,7 @@ class FunctionHost:
         self.executor.shutdown(wait=False, cancel_futures=True)
         with self._idle:
             self._idle.wait_for(lambda: self._running == 0, timeout=grace)
+        logging.getLogger().removeHandler(self._logs)
 
     # Invoking ------------------------------------------------------------------------------
     def context(self, function: FunctionSpec, request_id: str) -> LambdaContext:
@@ -150,44 +159,87 @@ class FunctionHost:
         handler = self._handlers[function.name]
         context = self.context(function, request_id)
         loop = asyncio.get_running_loop()
+        logs: list[str] = []
+        started, started_at = time.monotonic(), now_ms()
+        outcome = observe.ERROR
         try:
-            future = loop.run_in_executor(
-                self.executor, self._call, function, handler, event, context
-            )
-        except RuntimeError:  # shutting down: no new invocations
-            raise FunctionFailed(function.name) from None
-        try:
-            return await asyncio.wait_for(future, timeout=function.timeout)
-        except TimeoutError:
-            self.console.print(
-                f"[red]{escape(context.function_name)}[/] {request_id}: Task timed out after "
-                f"{function.timeout} seconds",
-                highlight=False,
-            )
-            raise FunctionFailed(function.name) from None
+            try:
+                future = loop.run_in_executor(
+                    self.executor, self._call, function, handler, event, context, logs
+                )
+            except RuntimeError:  # shutting down: no new invocations
+                raise FunctionFailed(function.name) from None
+            try:
+                result = await asyncio.wait_for(future, timeout=function.timeout)
+            except TimeoutError:
+                outcome = observe.TIMEOUT
+                timed_out = f"Task timed out after {function.timeout} seconds"
+                logs.append(timed_out)
+                self.console.print(
+                    f"[red]{escape(context.function_name)}[/] {request_id}: {timed_out}",
+                    highlight=False,
+                )
+                raise FunctionFailed(function.name) from None
+            outcome = observe.OK
+            return result
+        finally:
+            if self.observers:
+                self.observers.emit(
+                    _invocation(function, event, request_id, started, started_at, outcome, logs)
+                )
 
     def _call(
-        self, function: FunctionSpec, handler: Handler, event: dict, context: LambdaContext
+        self,
+        function: FunctionSpec,
+        handler: Handler,
+        event: dict,
+        context: LambdaContext,
+        logs: list[str],
     ) -> Any:
         with self._idle:
             self._running += 1
         try:
-            return handler(event, context)
+            with self._logs.capturing(logs):
+                return handler(event, context)
         except Exception as exc:
-            self.report_failure(context, exc)
+            logs.append(self.report_failure(context, exc))
             raise FunctionFailed(function.name) from None
         finally:
             with self._idle:
                 self._running -= 1
                 self._idle.notify_all()
 
-    def report_failure(self, context: LambdaContext, exc: BaseException) -> None:
-        text = "".join(traceback.format_exception(exc))
+    def report_failure(self, context: LambdaContext, exc: BaseException) -> str:
+        """Print a handler's traceback on the emulator's console; returns it."""
+        text = "".join(traceback.format_exception(exc)).rstrip()
         self.console.print(
             f"[red]{escape(context.function_name)}[/] request {context.aws_request_id} "
-            f"raised:\n{escape(text.rstrip())}",
+            f"raised:\n{escape(text)}",
             highlight=False,
         )
+        return text
+
+
+def _invocation(
+    function: FunctionSpec,
+    event: dict,
+    request_id: str,
+    started: float,
+    started_at: int,
+    outcome: str,
+    logs: list[str],
+) -> observe.Invocation:
+    context = event.get("requestContext") or {}
+    return observe.Invocation(
+        function=function.name,
+        route=context.get("routeKey", ""),
+        request_id=request_id,
+        connection_id=context.get("connectionId"),
+        started_at=started_at,
+        duration_ms=round((time.monotonic() - started) * 1000, 3),
+        outcome=outcome,
+        logs=tuple(logs),
+    )
 
 
 def _import_failure(function: FunctionSpec, message: str) -> Handler:

@@ -27,6 +27,7 @@ from wsctl.config import ServiceSpec
 from wsctl.errors import WsctlError
 from wsctl.local import dynamodb
 from wsctl.local.gateway import Gateway
+from wsctl.local.observe import Observers
 from wsctl.local.quotas import Quotas
 from wsctl.local.runtime import FunctionHost, code_snapshot, environment
 
@@ -104,6 +105,12 @@ class LocalService:
             auth=self.spec.auth,
             region=self.region,
         )
+
+    @property
+    def observers(self) -> Observers:
+        """Where connections and invocations are reported as they happen (the console's feed)."""
+        assert self._functions is not None, "start the service first"
+        return self._functions.observers
 
     def connection_count(self) -> int:
         return len(self._gateway.backend) if self._gateway else 0
