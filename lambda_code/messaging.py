@@ -12,7 +12,8 @@ A frame that cannot be read becomes a ``ProtocolError`` carrying one of the docu
 - ``invalid_json``: not UTF-8 text, not JSON, or JSON that is not an object;
 - ``missing_field``: no ``action``, or a field an action needs is absent or of the wrong type
   (``to`` must be a non-empty string; ``message`` may be any JSON value, ``null`` included);
-- ``unknown_action``: an ``action`` that is none of the four above;
+- ``unknown_action``: an ``action`` that is none of the four above (the error names them and
+  the stack's other routes, from ``WSCTL_ROUTES``);
 - ``not_found``, ``too_large``, ``internal``: raised by the service around the protocol.
 
 Nothing here does I/O, so every rule can be tested without AWS.
@@ -22,11 +23,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
 ACTIONS = ("broadcast", "send", "list", "whoami")
+# Set by wsctl (wsctl/naming.py): the stack's own route keys, as a JSON list.
+ROUTES_ENV = "WSCTL_ROUTES"
 
 INVALID_JSON = "invalid_json"
 UNKNOWN_ACTION = "unknown_action"
@@ -124,12 +129,29 @@ def _connection_id(frame: dict[str, Any], action: str) -> str:
     return to
 
 
+def valid_actions() -> list[str]:
+    """What a client may send: this service's actions and the stack's other routes."""
+    return _valid_actions(os.environ.get(ROUTES_ENV, ""))
+
+
+@functools.lru_cache(maxsize=4)
+def _valid_actions(routes: str) -> list[str]:
+    try:
+        keys = json.loads(routes) if routes else []
+    except ValueError:
+        keys = []
+    if not isinstance(keys, list):
+        keys = []
+    others = sorted({key for key in keys if isinstance(key, str)} - set(ACTIONS))
+    return [*ACTIONS, *others]
+
+
 def parse_request(body: Any, is_base64_encoded: bool = False) -> Request:
     """The request a client frame asks for, or a ``ProtocolError`` with its code."""
     frame = decode_body(body, is_base64_encoded)
     if "action" not in frame:
         raise ProtocolError(
-            MISSING_FIELD, f'Messages need an "action", one of: {", ".join(ACTIONS)}.'
+            MISSING_FIELD, f'Messages need an "action", one of: {", ".join(valid_actions())}.'
         )
     action = frame["action"]
     if action == "broadcast":
@@ -142,7 +164,7 @@ def parse_request(body: Any, is_base64_encoded: bool = False) -> Request:
         return WhoAmI()
     raise ProtocolError(
         UNKNOWN_ACTION,
-        f"Unknown action {quoted(action)}; valid actions are: {', '.join(ACTIONS)}.",
+        f"Unknown action {quoted(action)}; valid actions are: {', '.join(valid_actions())}.",
     )
 
 
@@ -191,7 +213,7 @@ def whoami_frame(connection_id: str, connected_at: int | None, source_ip: str | 
 
 
 def error_frame(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": code, "message": message, "actions": list(ACTIONS)}
+    return {"type": "error", "error": code, "message": message, "actions": list(valid_actions())}
 
 
 def error_for(error: ProtocolError) -> dict[str, Any]:

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from wsctl.envfile import read_env_file
 from wsctl.errors import ConfigError
 
 CONFIG_FILE = "wsctl.toml"
 CODE_DIR = "lambda_code"
 PREDEFINED_ROUTES = ("$connect", "$disconnect", "$default")
 ROUTE_SELECTION_EXPRESSION = "$request.body.action"
-AUTH_MODES = ("none", "token", "iam")
+AUTH_MODES = ("none", "token", "iam", "custom")
 RUNTIMES = ("python3.11", "python3.12", "python3.13")
 ARCHITECTURES = ("x86_64", "arm64")
 
@@ -49,6 +50,32 @@ _FUNCTION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _CUSTOM_ROUTE = re.compile(r"^[\x21-\x7e]{1,128}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# Lambda sets these itself and refuses them in a function's configuration (Lambda developer
+# guide, "Defined runtime environment variables"); WSCTL_ names are wsctl's own.
+RESERVED_ENV = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "TZ",
+    }
+)
+RESERVED_ENV_PREFIXES = ("AWS_LAMBDA_", "WSCTL_")
+# Lambda's EnvironmentVariableName pattern (botocore's lambda model): a letter, then letters,
+# digits and '_'.
+_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]+$")
+# Lambda allows 4 KB of variables per function; wsctl keeps some for its own (WSCTL_*).
+MAX_USER_ENV_BYTES = 4096 - 768
+IDENTITY_SOURCE_PREFIXES = ("route.request.header.", "route.request.querystring.")
+_IDENTITY_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 # API Gateway's default quota of routes per WebSocket API.
 MAX_ROUTES = 300
 # Lambda function and IAM role names are at most 64 characters: "{name}-{stage}-{function}".
@@ -64,6 +91,8 @@ class FunctionSpec:
     memory: int = 128
     timeout: int = 29
     permissions: tuple[str, ...] = ()
+    # Values may be secrets: never in a repr, an error or any output (names may be shown).
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     @property
     def module(self) -> str:
@@ -83,6 +112,14 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class AuthorizerSpec:
+    """A Lambda REQUEST authorizer on $connect: the function, and what must be present."""
+
+    function: str
+    identity_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """What to deploy or emulate: the stack's identity, its functions and its routes."""
 
@@ -94,9 +131,12 @@ class ServiceSpec:
     region: str | None = None
     runtime: str = "python3.12"
     architecture: str = "x86_64"
-    auth: Literal["none", "token", "iam"] = "none"
+    auth: Literal["none", "token", "iam", "custom"] = "none"
     log_retention_days: int = 14
     source: Path | None = field(default=None, compare=False)
+    # Two-way routes: the handler's response body goes back to the caller as one frame.
+    respond_routes: frozenset[str] = frozenset()
+    authorizer: AuthorizerSpec | None = None
 
     @property
     def stack(self) -> str:
@@ -114,12 +154,15 @@ class ServiceSpec:
         changes = {key: value for key, value in overrides.items() if value is not None}
         if not changes:
             return self
+        if changes.get("auth", "custom") != "custom":
+            changes["authorizer"] = None  # --auth token|iam|none: [authorizer] is not used
         spec = replace(self, **changes)
         _check_identity(spec.name, spec.stage, spec.functions, spec.source)
         _check_region(spec.region, "--region")
         if spec.auth not in AUTH_MODES:
             raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {spec.auth!r}")
         _check_auth_has_connect(spec.auth, spec.routes, "--auth")
+        _check_authorizer_mode(spec.auth, spec.authorizer, "--auth")
         return spec
 
 
@@ -157,11 +200,21 @@ def parse_spec_file(path: Path) -> ServiceSpec:
 def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
     """Check a parsed wsctl.toml; the code lives in ``lambda_code/`` beside it."""
     where = str(source)
-    _only_keys(data, {"stack", "functions", "routes"}, where)
+    _only_keys(data, {"stack", "functions", "routes", "authorizer"}, where)
     stack = _table(data, "stack", where)
     _only_keys(
         stack,
-        {"name", "stage", "region", "runtime", "architecture", "auth", "log_retention_days"},
+        {
+            "name",
+            "stage",
+            "region",
+            "runtime",
+            "architecture",
+            "auth",
+            "log_retention_days",
+            "environment",
+            "env_file",
+        },
         f"{where} [stack]",
     )
     name = _string(stack, "name", "stack", where, default="wsctl")
@@ -173,18 +226,22 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
     auth = _choice(stack, "auth", AUTH_MODES, where, default="none")
     retention = _integer(stack, "log_retention_days", "stack", where, 1, 3653, default=14)
 
+    shared_env = _stack_environment(stack, source, where)
+
     # Absolute, so the spec still points at the code if the process changes directory.
     code_dir = source.resolve().parent / CODE_DIR
     functions = {
-        fname: _function(fname, body, code_dir, where)
+        fname: _function(fname, body, code_dir, where, shared_env)
         for fname, body in _table(data, "functions", where).items()
     }
     if not functions:
         raise ConfigError(f"{where}: [functions] is empty; define at least one function")
 
-    routes = _routes(_table(data, "routes", where), functions, where)
+    routes, respond_routes = _routes(_table(data, "routes", where), functions, where)
+    authorizer = _authorizer(data, functions, where)
     _check_identity(name, stage, functions, source)
     _check_auth_has_connect(auth, routes, f"{where} [stack] auth")
+    _check_authorizer_mode(auth, authorizer, f"{where} [stack] auth")
     return ServiceSpec(
         name=name,
         stage=stage,
@@ -197,10 +254,45 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
         auth=auth,
         log_retention_days=retention,
         source=source,
+        respond_routes=frozenset(respond_routes),
+        authorizer=authorizer,
     )
 
 
-def _function(fname: str, body: Any, code_dir: Path, where: str) -> FunctionSpec:
+def _stack_environment(stack: Mapping[str, Any], source: Path, where: str) -> dict[str, str]:
+    """What every function gets: ``env_file``'s variables, then ``[stack.environment]``'s."""
+    env: dict[str, str] = {}
+    env_file = _string(stack, "env_file", "stack", where, default=None)
+    if env_file is not None:
+        # Relative to wsctl.toml, so every command finds the same file from any directory.
+        path = source.resolve().parent / env_file
+        from_file = read_env_file(path, f"{where} [stack] env_file")
+        env.update(_environment(from_file, f"{where} [stack] env_file"))
+    env.update(_environment(stack.get("environment", {}), f"{where} [stack.environment]"))
+    return env
+
+
+def _environment(table: Any, where: str) -> dict[str, str]:
+    """Checked variables: names as Lambda accepts them, none reserved, string values."""
+    if not isinstance(table, dict):
+        raise ConfigError(f'{where}: must be a table of NAME = "value"')
+    for key, value in table.items():
+        if key in RESERVED_ENV or key.startswith(RESERVED_ENV_PREFIXES):
+            owner = "wsctl" if key.startswith("WSCTL_") else "Lambda"
+            raise ConfigError(f"{where} {key}: reserved ({owner} sets it); use another name")
+        if not _ENV_NAME.match(key):
+            raise ConfigError(
+                f"{where} {key!r}: a variable name is a letter, then letters, digits and '_'"
+            )
+        if not isinstance(value, str):
+            # The value itself is never echoed: it may be a secret.
+            raise ConfigError(f'{where} {key}: must be a string (quote it: {key} = "...")')
+    return dict(table)
+
+
+def _function(
+    fname: str, body: Any, code_dir: Path, where: str, shared_env: Mapping[str, str]
+) -> FunctionSpec:
     section = f"[functions.{fname}]"
     if not _FUNCTION.match(fname):
         raise ConfigError(
@@ -209,7 +301,11 @@ def _function(fname: str, body: Any, code_dir: Path, where: str) -> FunctionSpec
         )
     if not isinstance(body, dict):
         raise ConfigError(f"{where} {section}: must be a table")
-    _only_keys(body, {"handler", "memory", "timeout", "permissions"}, f"{where} {section}")
+    _only_keys(
+        body,
+        {"handler", "memory", "timeout", "permissions", "environment"},
+        f"{where} {section}",
+    )
     handler = body.get("handler")
     if not isinstance(handler, str) or not _HANDLER.match(handler):
         raise ConfigError(
@@ -227,12 +323,21 @@ def _function(fname: str, body: Any, code_dir: Path, where: str) -> FunctionSpec
                 f"{MANAGE_CONNECTIONS} or dynamodb:<action> on the connections table "
                 f"({', '.join(sorted(a.split(':')[1] for a in TABLE_ACTIONS))})"
             )
+    own_env = _environment(body.get("environment", {}), f"{where} [functions.{fname}.environment]")
+    environment = {**shared_env, **own_env}
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in environment.items())
+    if size > MAX_USER_ENV_BYTES:
+        raise ConfigError(
+            f"{where} [functions.{fname}.environment]: its variables (with the stack's) take "
+            f"{size} bytes; Lambda allows 4 KB per function and wsctl keeps 768 for its own"
+        )
     spec = FunctionSpec(
         name=fname,
         handler=handler,
         memory=memory,
         timeout=timeout,
         permissions=tuple(sorted(set(permissions))),
+        environment=environment,
     )
     _check_handler_defined(spec, code_dir, f"{where} {section} handler")
     return spec
@@ -297,8 +402,12 @@ def _top_level_names(body: list[ast.stmt]) -> tuple[set[str], bool]:
     return names, star
 
 
-def _routes(table: Mapping[str, Any], functions: Mapping[str, FunctionSpec], where: str) -> dict:
+def _routes(
+    table: Mapping[str, Any], functions: Mapping[str, FunctionSpec], where: str
+) -> tuple[dict[str, str], set[str]]:
+    """Route key -> function, and the two-way routes (``{ function = ..., respond = true }``)."""
     routes: dict[str, str] = {}
+    respond: set[str] = set()
     for key, fname in table.items():
         if key.startswith("$") and key not in PREDEFINED_ROUTES:
             # API Gateway answers BadRequestException "The provided route key is not
@@ -313,10 +422,7 @@ def _routes(table: Mapping[str, Any], functions: Mapping[str, FunctionSpec], whe
                 "characters without spaces"
             )
         if isinstance(fname, dict):
-            raise ConfigError(
-                f"{where} [routes] {key!r}: must be a function name; quote a key that "
-                f'contains dots (e.g. "{key}.{next(iter(fname), "x")}" = "default")'
-            )
+            fname = _route_table(key, fname, respond, functions, where)
         if not isinstance(fname, str):
             raise ConfigError(
                 f"{where} [routes] {key!r}: must be a function name (a string), one of "
@@ -335,7 +441,71 @@ def _routes(table: Mapping[str, Any], functions: Mapping[str, FunctionSpec], whe
             f"{where}: [routes] has {len(routes)} routes; API Gateway allows {MAX_ROUTES} "
             "per API by default (a quota you can ask AWS to raise)"
         )
-    return routes
+    return routes, respond
+
+
+def _route_table(
+    key: str, table: Mapping[str, Any], respond: set[str], functions: Mapping, where: str
+) -> Any:
+    """``{ function = "f", respond = true }``: the function's name, noting a two-way route."""
+    here = f"{where} [routes] {key!r}"
+    if "function" not in table:
+        if len(table) == 1 and isinstance(next(iter(table.values())), str | dict):
+            # [routes] a.b = "x" is TOML for a nested table: most likely an unquoted dotted key.
+            raise ConfigError(
+                f"{here}: must be a function name; quote a key that contains dots "
+                f'(e.g. "{key}.{next(iter(table))}" = "default"), or use a route table '
+                "{ function = ..., respond = true }"
+            )
+        raise ConfigError(f"{here}: a route table needs 'function' (one of {', '.join(functions)})")
+    _only_keys(table, {"function", "respond"}, here)
+    wants_reply = table.get("respond", False)
+    if not isinstance(wants_reply, bool):
+        raise ConfigError(f"{here} respond: must be true or false")
+    if wants_reply and key == "$disconnect":
+        # API Gateway refuses a route response on $disconnect: the client is already gone.
+        raise ConfigError(f"{here} respond: $disconnect cannot respond (the client is gone)")
+    if wants_reply:
+        respond.add(key)
+    return table["function"]
+
+
+def _authorizer(
+    data: Mapping[str, Any], functions: Mapping[str, FunctionSpec], where: str
+) -> AuthorizerSpec | None:
+    if "authorizer" not in data:
+        return None
+    table = _table(data, "authorizer", where)
+    here = f"{where} [authorizer]"
+    _only_keys(table, {"function", "identity_sources"}, here)
+    function = table.get("function")
+    if not isinstance(function, str):
+        raise ConfigError(f"{here} function: must name a function of [functions]")
+    if function not in functions:
+        raise ConfigError(
+            f"{here} function: {function!r} is not defined; defined: {', '.join(sorted(functions))}"
+        )
+    sources = table.get("identity_sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+        raise ConfigError(f"{here} identity_sources: must be a list of strings")
+    for source in sources:
+        prefix = next((p for p in IDENTITY_SOURCE_PREFIXES if source.startswith(p)), None)
+        if prefix is None or not _IDENTITY_NAME.match(source[len(prefix) :]):
+            raise ConfigError(
+                f"{here} identity_sources: {source!r} is not supported; use "
+                "route.request.header.NAME or route.request.querystring.NAME"
+            )
+    return AuthorizerSpec(function=function, identity_sources=tuple(sources))
+
+
+def _check_authorizer_mode(auth: str, authorizer: AuthorizerSpec | None, where: str) -> None:
+    if auth == "custom" and authorizer is None:
+        raise ConfigError(f"{where} 'custom': needs an [authorizer] table naming its function")
+    if auth != "custom" and authorizer is not None:
+        raise ConfigError(
+            f"{where} {auth!r}: [authorizer] is used only with auth = 'custom'; "
+            "set it, or remove [authorizer]"
+        )
 
 
 def _check_auth_has_connect(auth: str, routes: Mapping[str, str], where: str) -> None:

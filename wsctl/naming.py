@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import json
+
 from wsctl.config import FunctionSpec, ServiceSpec
 
 STACK_TAG = "wsctl:stack"
 TABLE_ENV = "WSCTL_TABLE"
 STACK_ENV = "WSCTL_STACK"
 TOKEN_DIGEST_ENV = "WSCTL_TOKEN_SHA256"
+# The stack's own route keys (a JSON list), so the service can name them in unknown_action.
+ROUTES_ENV = "WSCTL_ROUTES"
+# Past this, the list is left out (the service then names its own actions): Lambda allows
+# 4 KB of variables per function, and the user's own come first.
+MAX_ROUTES_ENV_BYTES = 400
 
 
 def table_name(spec: ServiceSpec) -> str:
@@ -38,11 +45,16 @@ def stack_tags(spec: ServiceSpec) -> dict[str, str]:
 def function_environment(
     spec: ServiceSpec, function: FunctionSpec, token_digest: str | None = None
 ) -> dict[str, str]:
-    """The environment variables a function runs with, on Lambda and in the emulator alike.
+    """The environment variables a function runs with, on Lambda and in the emulator alike:
+    its own from wsctl.toml (the stack's, env_file's, its table's), then wsctl's.
 
     Only the function behind ``$connect`` gets the token's digest (never the token itself).
     """
-    env = {TABLE_ENV: table_name(spec), STACK_ENV: spec.stack}
+    env = dict(function.environment)
+    env.update({TABLE_ENV: table_name(spec), STACK_ENV: spec.stack})
+    routes = json.dumps(sorted(key for key in spec.routes if not key.startswith("$")))
+    if len(routes) <= MAX_ROUTES_ENV_BYTES:
+        env[ROUTES_ENV] = routes
     if token_digest and spec.routes.get("$connect") == function.name:
         env[TOKEN_DIGEST_ENV] = token_digest
     return env

@@ -100,7 +100,10 @@ def test_removed_route_deletes_route_permission_and_integration(service):
     spec = service.spec()
     remote = deployed_state(spec)
     smaller = spec.with_overrides(routes={"$connect": "connect", "$default": "chat"})
+    # The functions' WSCTL_ROUTES (the stack's route keys, for unknown_action) changes too.
     assert _changes(plan(smaller, remote, code_sha256=SHA)) == [
+        ("update", "function", "chat"),
+        ("update", "function", "connect"),
         ("delete", "permission", resources.permission_statement_id("say")),
         ("delete", "route", "say"),
     ]

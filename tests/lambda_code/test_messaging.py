@@ -192,3 +192,21 @@ def test_could_be_connection_id_rejects_what_dynamodb_cannot_store():
     assert messaging.could_be_connection_id("L0SM9cOFvHcCIhw=")
     assert not messaging.could_be_connection_id("x" * 2049)
     assert not messaging.could_be_connection_id("\ud800")
+
+
+def test_unknown_action_names_the_stacks_own_routes(monkeypatch):
+    """With WSCTL_ROUTES set (by wsctl), the error and the frame name the stack's routes too."""
+    monkeypatch.setenv(messaging.ROUTES_ENV, json.dumps(["hello", "send", "room/join"]))
+    with pytest.raises(ProtocolError) as caught:
+        messaging.parse_request(json.dumps({"action": "nope"}))
+    assert "broadcast, send, list, whoami, hello, room/join" in caught.value.message
+    frame = messaging.error_for(caught.value)
+    assert frame["actions"] == ["broadcast", "send", "list", "whoami", "hello", "room/join"]
+
+
+def test_a_garbled_routes_variable_falls_back_to_the_services_actions(monkeypatch):
+    """WSCTL_ROUTES that is not a JSON list is ignored, never an error for the client."""
+    monkeypatch.setenv(messaging.ROUTES_ENV, "{not json")
+    assert messaging.valid_actions() == list(messaging.ACTIONS)
+    monkeypatch.setenv(messaging.ROUTES_ENV, '{"a": 1}')
+    assert messaging.valid_actions() == list(messaging.ACTIONS)

@@ -176,6 +176,23 @@ BREAKAGES = [
     ("memory = 512", 'memory = "lots"', "[functions.broadcast] memory: must be a whole number"),
     ('name = "svc"', 'name = "svc_1"', "[stack] name 'svc_1': use letters, digits and '-'"),
     ('name = "svc"', 'name = "svc', "not valid TOML"),
+    (
+        '"$disconnect" = "disconnect"',
+        '"$disconnect" = { function = "disconnect", respond = true }',
+        "[routes] '$disconnect' respond: $disconnect cannot respond",
+    ),
+    ('whoami = "default"', "whoami = { respond = true }", "a route table needs 'function'"),
+    (
+        "# The svc service.",
+        'authorizer = { function = "gatekeeper" }\n# The svc service.',
+        "[authorizer] function: 'gatekeeper' is not defined",
+    ),
+    ('stage = "dev"', 'stage = "dev"\nenv_file = "gone.env"', "env_file: "),
+    (
+        'stage = "dev"',
+        'stage = "dev"\nenvironment = { AWS_REGION = "x" }',
+        "[stack.environment] AWS_REGION: reserved",
+    ),
 ]
 
 
@@ -291,3 +308,23 @@ def test_a_directory_name_with_brackets_is_printed_as_is(cli, tmp_path, monkeypa
     assert result.exit_code == 0, result.stderr
     assert "in [b]chat/" in result.stdout
     assert parse_spec_file(tmp_path / "[b]chat" / CONFIG_FILE).name == "b-chat"
+
+
+def test_validate_shows_variable_names_never_values(cli, service):
+    """validate (and --json) list each function's variable names, two-way routes and the
+    authorizer; no value ever appears."""
+    secret = "value-that-must-stay-hidden"
+    (service / ".env").write_text(f"API_KEY={secret}\n")
+    config = service / CONFIG_FILE
+    text = config.read_text().replace('stage = "dev"', 'stage = "dev"\nenv_file = ".env"', 1)
+    text = text.replace('whoami = "default"', 'whoami = { function = "default", respond = true }')
+    config.write_text(text + f'\n[functions.default.environment]\nMODE = "{secret}"\n')
+    human = cli("validate")
+    assert human.exit_code == 0, human.stderr
+    assert "environment of default: API_KEY, MODE" in human.stdout
+    assert "two-way" in human.stdout
+    facts = json.loads(cli("validate", "--json").stdout)
+    assert facts["functions"]["default"]["environment"] == ["API_KEY", "MODE"]
+    assert facts["functions"]["connect"]["environment"] == ["API_KEY"]
+    assert facts["respondRoutes"] == ["whoami"]
+    assert secret not in human.stdout + human.stderr + json.dumps(facts)

@@ -79,10 +79,21 @@ def _summary(spec: ServiceSpec) -> dict:
                 "memory": f.memory,
                 "timeout": f.timeout,
                 "permissions": list(f.permissions),
+                # Names only: values may be secrets and are never printed.
+                "environment": sorted(f.environment),
             }
             for f in spec.functions.values()
         },
         "routes": dict(spec.routes),
+        "respondRoutes": sorted(spec.respond_routes),
+        "authorizer": (
+            {
+                "function": spec.authorizer.function,
+                "identitySources": list(spec.authorizer.identity_sources),
+            }
+            if spec.authorizer
+            else None
+        ),
         "requirements": spec.requirements_file.is_file(),
     }
 
@@ -105,7 +116,16 @@ def validate(
     )
     for key, fname in spec.routes.items():
         function = spec.functions[fname]
-        out.print(f"  {key:<14} -> {fname} ({function.handler})", markup=False)
-    unrouted = sorted(set(spec.functions) - set(spec.routes.values()))
+        two_way = ", two-way" if key in spec.respond_routes else ""
+        out.print(f"  {key:<14} -> {fname} ({function.handler}{two_way})", markup=False)
+    if spec.authorizer is not None:
+        sources = ", ".join(spec.authorizer.identity_sources) or "no identity sources"
+        out.print(f"  authorizer     -> {spec.authorizer.function} ({sources})", markup=False)
+    for function in spec.functions.values():
+        if function.environment:
+            names = ", ".join(sorted(function.environment))
+            out.print(f"  environment of {function.name}: {names}", markup=False)
+    called = set(spec.routes.values()) | ({spec.authorizer.function} if spec.authorizer else set())
+    unrouted = sorted(set(spec.functions) - called)
     if unrouted:
         out.print(f"  not called by any route: {', '.join(unrouted)}", markup=False)
