@@ -42,7 +42,9 @@ TABLE_ACTIONS = frozenset(
     )
 )
 MANAGE_CONNECTIONS = "execute-api:ManageConnections"
-ALLOWED_PERMISSIONS = TABLE_ACTIONS | {MANAGE_CONNECTIONS}
+# Granted only on the stack's own functions a function lists in ``invokes``.
+INVOKE_FUNCTION = "lambda:InvokeFunction"
+ALLOWED_PERMISSIONS = TABLE_ACTIONS | {MANAGE_CONNECTIONS, INVOKE_FUNCTION}
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -93,6 +95,8 @@ class FunctionSpec:
     permissions: tuple[str, ...] = ()
     # Values may be secrets: never in a repr, an error or any output (names may be shown).
     environment: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
+    # The stack's functions (names in wsctl.toml) this one may invoke.
+    invokes: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -239,6 +243,7 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
 
     routes, respond_routes = _routes(_table(data, "routes", where), functions, where)
     authorizer = _authorizer(data, functions, where)
+    _check_invokes(functions, where)
     _check_identity(name, stage, functions, source)
     _check_auth_has_connect(auth, routes, f"{where} [stack] auth")
     _check_authorizer_mode(auth, authorizer, f"{where} [stack] auth")
@@ -303,7 +308,7 @@ def _function(
         raise ConfigError(f"{where} {section}: must be a table")
     _only_keys(
         body,
-        {"handler", "memory", "timeout", "permissions", "environment"},
+        {"handler", "memory", "timeout", "permissions", "environment", "invokes"},
         f"{where} {section}",
     )
     handler = body.get("handler")
@@ -320,7 +325,8 @@ def _function(
         if permission not in ALLOWED_PERMISSIONS:
             raise ConfigError(
                 f"{where} {section} permissions: {permission!r} is not allowed; use "
-                f"{MANAGE_CONNECTIONS} or dynamodb:<action> on the connections table "
+                f"{MANAGE_CONNECTIONS}, {INVOKE_FUNCTION} (with invokes) or dynamodb:<action> "
+                f"on the connections table "
                 f"({', '.join(sorted(a.split(':')[1] for a in TABLE_ACTIONS))})"
             )
     own_env = _environment(body.get("environment", {}), f"{where} [functions.{fname}.environment]")
@@ -331,6 +337,9 @@ def _function(
             f"{where} [functions.{fname}.environment]: its variables (with the stack's) take "
             f"{size} bytes; Lambda allows 4 KB per function and wsctl keeps 768 for its own"
         )
+    invokes = body.get("invokes", [])
+    if not isinstance(invokes, list) or not all(isinstance(i, str) for i in invokes):
+        raise ConfigError(f"{where} {section} invokes: must be a list of function names")
     spec = FunctionSpec(
         name=fname,
         handler=handler,
@@ -338,9 +347,27 @@ def _function(
         timeout=timeout,
         permissions=tuple(sorted(set(permissions))),
         environment=environment,
+        invokes=tuple(sorted(set(invokes))),
     )
     _check_handler_defined(spec, code_dir, f"{where} {section} handler")
     return spec
+
+
+def _check_invokes(functions: Mapping[str, FunctionSpec], where: str) -> None:
+    """``invokes`` names functions of this stack, and goes with the permission that uses it."""
+    for function in functions.values():
+        section = f"{where} [functions.{function.name}]"
+        for target in function.invokes:
+            if target not in functions:
+                raise ConfigError(f"{section} invokes: {target!r} is not a function in [functions]")
+        granted = INVOKE_FUNCTION in function.permissions
+        if function.invokes and not granted:
+            raise ConfigError(f"{section} invokes: add {INVOKE_FUNCTION!r} to its permissions")
+        if granted and not function.invokes:
+            raise ConfigError(
+                f"{section} permissions: {INVOKE_FUNCTION} needs invokes = [...], the "
+                "functions of this stack it may invoke"
+            )
 
 
 def _check_handler_defined(function: FunctionSpec, code_dir: Path, where: str) -> None:

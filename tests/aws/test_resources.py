@@ -3,6 +3,7 @@ permissions, non-zero throttling. Checked on the pure definitions and on a deplo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -48,6 +49,21 @@ def test_policy_with_connections_is_scoped_to_the_stage(service):
     )
     with pytest.raises(ValueError):
         resources.function_policy(spec, spec.functions["chat"], PLACE, None)
+
+
+def test_invoke_is_granted_on_the_listed_functions_only(service):
+    """lambda:InvokeFunction is scoped to the ARNs of the functions in invokes; others get none."""
+    spec = service.spec()
+    caller = dataclasses.replace(
+        spec.functions["chat"],
+        permissions=(*spec.functions["chat"].permissions, "lambda:InvokeFunction"),
+        invokes=("chat",),
+    )
+    policy = resources.function_policy(spec, caller, PLACE, "abc123")
+    (invoke,) = [s for s in policy["Statement"] if _actions(s) == ["lambda:InvokeFunction"]]
+    assert _resources(invoke) == [resources.function_arn(spec, "chat", PLACE)]
+    plain = resources.function_policy(spec, spec.functions["chat"], PLACE, "abc123")
+    assert not [s for s in plain["Statement"] if "lambda:InvokeFunction" in _actions(s)]
 
 
 def test_statement_ids_are_valid_and_distinct_per_route():
@@ -120,12 +136,18 @@ def test_each_function_has_its_own_least_privilege_role(deployed):
                 assert where == {table_arn}
             elif action.startswith("logs:"):
                 assert where == {log_streams}
+            elif action == "lambda:InvokeFunction":
+                assert where == {
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+                    f"{naming.function_name(spec, target)}"
+                    for target in function.invokes
+                }
             else:
                 assert action == "execute-api:ManageConnections"
                 assert where == {connections}
         assert set(granted) == set(function.table_actions) | LOG_ACTIONS | (
             {"execute-api:ManageConnections"} if function.manages_connections else set()
-        )
+        ) | ({"lambda:InvokeFunction"} if function.invokes else set())
     assert len(roles) == len(spec.functions)
 
 

@@ -140,6 +140,34 @@ def test_a_route_key_api_gateway_refuses_is_rejected(service, key, expected):
     assert expected in error_of(service, "hello = ", f"{key} = ")
 
 
+INVOKING = '["dynamodb:PutItem", "lambda:InvokeFunction"]'
+
+
+def test_invokes_names_the_functions_a_function_may_invoke(service):
+    """invokes with lambda:InvokeFunction parses into the function's spec."""
+    spec = parse_with(
+        service, '["dynamodb:PutItem"]', INVOKING + '\ninvokes = ["default", "connect"]'
+    )
+    assert spec.functions["connect"].invokes == ("connect", "default")
+    assert spec.functions["default"].invokes == ()
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        (INVOKING + '\ninvokes = ["nope"]', "invokes: 'nope' is not a function in [functions]"),
+        (INVOKING + '\ninvokes = "default"', "invokes: must be a list of function names"),
+        ('["dynamodb:PutItem"]\ninvokes = ["default"]', "add 'lambda:InvokeFunction'"),
+        (INVOKING, "lambda:InvokeFunction needs invokes = [...]"),
+    ],
+)
+def test_invokes_and_its_permission_go_together(service, new, expected):
+    """invokes naming no function, or without the permission (or the reverse): one line."""
+    message = error_of(service, '["dynamodb:PutItem"]', new)
+    assert "[functions.connect]" in message
+    assert expected in message
+
+
 def test_a_route_key_with_punctuation_is_accepted(service):
     """API Gateway takes '/', '-', '_' and '.' in custom route keys; so does wsctl."""
     spec = parse_with(service, "hello = ", '"chat/room-1_v2.join" = ')

@@ -108,8 +108,9 @@ def management_url(api_endpoint: str, stage: str) -> str:
 def function_policy(
     spec: ServiceSpec, function: FunctionSpec, place: Place, api_id: str | None
 ) -> dict[str, Any]:
-    """Least privilege for one function: its table actions, its log group, and posting to
-    connections only if it manages them (which needs the API's id)."""
+    """Least privilege for one function: its table actions, its log group, posting to
+    connections only if it manages them (which needs the API's id), and invoking only the
+    stack's functions it lists in ``invokes``."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "Logs",
@@ -136,6 +137,15 @@ def function_policy(
                 "Effect": "Allow",
                 "Action": ["execute-api:ManageConnections"],
                 "Resource": connections_arn(spec, place, api_id),
+            }
+        )
+    if function.invokes:
+        statements.append(
+            {
+                "Sid": "Invoke",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": [function_arn(spec, name, place) for name in function.invokes],
             }
         )
     return {"Version": POLICY_VERSION, "Statement": statements}

@@ -11,6 +11,7 @@ from wsctl.config import (
     ARCHITECTURES,
     AUTH_MODES,
     CODE_DIR,
+    INVOKE_FUNCTION,
     MANAGE_CONNECTIONS,
     MAX_RESOURCE_NAME,
     RUNTIMES,
@@ -74,8 +75,9 @@ def render_config(spec: ServiceSpec) -> str:
         "",
         f"# One table per Lambda function. Code comes from ./{CODE_DIR}; handler is",
         "# 'module.function'. memory in MB (128-10240), timeout in seconds (1-900).",
-        "# permissions: dynamodb:<action> on the connections table, and",
-        f"# {MANAGE_CONNECTIONS} for a function that posts to connections.",
+        "# permissions: dynamodb:<action> on the connections table,",
+        f"# {MANAGE_CONNECTIONS} for a function that posts to connections, and",
+        f"# {INVOKE_FUNCTION} with invokes = [...], the functions of this stack it may invoke.",
     ]
     for function in spec.functions.values():
         lines += [
@@ -86,6 +88,8 @@ def render_config(spec: ServiceSpec) -> str:
             f"timeout = {function.timeout}",
             f"permissions = {_list(function.permissions)}",
         ]
+        if function.invokes:
+            lines.append(f"invokes = {_list(function.invokes)}")
     lines += [
         "",
         '# Route key (the "action" a client sends; $connect, $disconnect and $default are',
