@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import http
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rich.markup import escape
@@ -39,7 +40,9 @@ from wsctl.local.management import FirstRequest, Verdict
 from wsctl.local.quotas import Quotas
 from wsctl.local.runtime import FunctionFailed, FunctionHost
 
-API_ID = "wsctllocal"  # 10 characters, like API Gateway's api ids
+API_ID = "wsctllocal"
+# The console's page and feed (wsctl.local.console): '@' cannot start a stage name.
+CONSOLE_PREFIX = "/@console/"  # 10 characters, like API Gateway's api ids
 # Messages of one connection handled at once; a client sending faster waits (TCP backpressure).
 MESSAGES_IN_FLIGHT = 16
 ABNORMAL = (1006, "Connection closed abnormally")
@@ -52,6 +55,8 @@ class GatewayConnection(ServerConnection):
 
     gateway: Gateway  # set on the per-gateway subclass
     peer: Peer | None = None
+    # Set for the console's feed: what serves this socket instead of the stage's routes.
+    serve_instead: Callable[[], Awaitable[None]] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,8 +97,11 @@ class Gateway:
         iam_credentials: Any = None,
         region: str = "us-east-1",
         allow_origins: tuple[str, ...] = (),
+        auth_token: str | None = None,
     ) -> None:
         self.spec = spec
+        # With auth = "token": given to the console's page (own origin only) to connect with.
+        self.auth_token = auth_token
         # With auth = "iam": the caller's own credentials, to check handshake signatures with.
         self.iam_credentials = iam_credentials
         self.region = region
@@ -169,6 +177,10 @@ class Gateway:
     async def _connect(self, websocket: ServerConnection, request: Request) -> Response | None:
         assert isinstance(websocket, GatewayConnection)
         path, _, query = request.path.partition("?")
+        if path == "/" or path.startswith(CONSOLE_PREFIX):
+            from wsctl.local import console  # only once someone opens the console
+
+            return console.answer(self, websocket, request)
         if path.rstrip("/") != f"/{self.spec.stage}":
             return websocket.respond(http.HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
         page = _origin(request)
@@ -227,7 +239,11 @@ class Gateway:
 
     # Messages ------------------------------------------------------------------------------
     async def _serve(self, websocket: ServerConnection) -> None:
-        assert isinstance(websocket, GatewayConnection) and websocket.peer is not None
+        assert isinstance(websocket, GatewayConnection)
+        if websocket.serve_instead is not None:
+            await websocket.serve_instead()
+            return
+        assert websocket.peer is not None
         connection = LiveConnection(websocket.peer, websocket)
         self.backend.add(connection)
         observers = self.functions.observers

@@ -55,6 +55,11 @@ class OriginPolicy:
         origin = normalize(origin)
         return origin in self.own or origin in self.allowed
 
+    def own_host(self, host: str | None) -> bool:
+        """Is ``Host`` one of the emulator's own names? (A page on another name that resolves
+        to 127.0.0.1, DNS rebinding, is not the console.)"""
+        return host is not None and f"http://{host.strip().lower()}" in self.own
+
     def console_allowed(self, origin: str | None) -> bool:
         """May this client read the console's feed? Only the console's own page may."""
         return origin is not None and normalize(origin) in self.own

@@ -99,6 +99,7 @@ def _announce(service: LocalService, spec: ServiceSpec, token: str | None, reloa
     out.print(f"[bold green]{escape(spec.stack)}[/] is running on this machine.")
     out.print(f"  WebSocket   [bold]{service.url}[/]")
     out.print(f"  Management  [bold]{service.management_url}[/]/{{connectionId}}")
+    out.print(f"  Console     [bold]{service.console_url}[/] (open it in a browser)")
     out.print(f"  Code        {escape(str(spec.code_dir))}", highlight=False)
     if token:
         out.print("  Auth        a token is required (wsctl's client commands send it for you)")

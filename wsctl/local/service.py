@@ -85,6 +85,10 @@ class LocalService:
         return f"ws://{self._host}:{self.port}/{self.spec.stage}"
 
     @property
+    def console_url(self) -> str:
+        return f"http://{self._host}:{self.port}/"
+
+    @property
     def management_url(self) -> str:
         return f"http://{self._host}:{self.port}/{self.spec.stage}/@connections"
 
@@ -174,6 +178,7 @@ class LocalService:
                 iam_credentials=self._iam_credentials,
                 region=self.region,
                 allow_origins=self._allow_origins,
+                auth_token=self._auth_token,
             )
             await self._gateway.start()
             if self._reload:
