@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -52,6 +52,8 @@ class Peer:
     connected_at: int
     source_ip: str
     user_agent: str | None
+    # What a Lambda authorizer allowed it with (principalId, context): requestContext.authorizer.
+    authorizer: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 def select_route(routes: Iterable[str], body: str | None) -> str | None:
@@ -84,7 +86,7 @@ def _request_context(
     identity: dict[str, Any] = {"sourceIp": peer.source_ip}
     if peer.user_agent is not None:
         identity["userAgent"] = peer.user_agent
-    return {
+    context = {
         "routeKey": route_key,
         "eventType": event_type,
         "extendedRequestId": request_id,
@@ -99,6 +101,9 @@ def _request_context(
         "connectionId": peer.connection_id,
         "apiId": endpoint.api_id,
     }
+    if peer.authorizer is not None:
+        context["authorizer"] = dict(peer.authorizer)
+    return context
 
 
 def connect_event(
@@ -185,6 +190,30 @@ def connect_status(result: Any) -> int:
         if isinstance(status, str) and status.isdigit() and 100 <= int(status) <= 599:
             return int(status)
     return 200
+
+
+def route_response(result: Any) -> str | bytes | None:
+    """What a two-way route sends back: the proxy response's ``body`` (AWS's route response
+    ``$default`` with a Lambda proxy integration), decoded if ``isBase64Encoded``; else None."""
+    if not isinstance(result, Mapping) or not isinstance(result.get("body"), str):
+        return None
+    body = result["body"]
+    if result.get("isBase64Encoded") is True:
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            return None
+    return body
+
+
+def selected_subprotocol(result: Any) -> str | None:
+    """The ``Sec-WebSocket-Protocol`` header of a $connect answer (any case), if any."""
+    if not isinstance(result, Mapping) or not isinstance(result.get("headers"), Mapping):
+        return None
+    for name, value in result["headers"].items():
+        if isinstance(name, str) and name.lower() == "sec-websocket-protocol":
+            return value.strip() if isinstance(value, str) and value.strip() else None
+    return None
 
 
 def connect_refusal_body(result: Any, status: int, phrase: str) -> str:

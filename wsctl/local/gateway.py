@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import http
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from rich.markup import escape
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
-from wsctl import sigv4
+from wsctl import auth, sigv4
 from wsctl.config import ServiceSpec
 from wsctl.local import events, hooks, observe, origin
+from wsctl.local.authorize import ConnectAuthorizer, refusal_body
 from wsctl.local.connections import (
     GOING_AWAY,
     ConnectionsBackend,
@@ -57,6 +60,8 @@ class GatewayConnection(ServerConnection):
     peer: Peer | None = None
     # Set for the console's feed: what serves this socket instead of the stage's routes.
     serve_instead: Callable[[], Awaitable[None]] | None = None
+    # The subprotocol the $connect function chose (its Sec-WebSocket-Protocol header).
+    chosen_subprotocol: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -113,6 +118,13 @@ class Gateway:
         self.endpoint = Endpoint(API_ID, spec.stage, "")
         self.allow_origins = allow_origins
         self.origins = origin.OriginPolicy(frozenset())
+        self.authorizer = ConnectAuthorizer(
+            spec,
+            functions,
+            region=region,
+            api_id=API_ID,
+            token_digest=auth.token_digest(auth_token) if auth_token else None,
+        )
         self.backend: ConnectionsBackend
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -130,6 +142,7 @@ class Gateway:
             self.host,
             self.requested_port,
             process_request=self._connect,
+            select_subprotocol=_select_subprotocol,
             create_connection=connection_class,
             compression=None,  # API Gateway negotiates no extension
             ping_interval=None,  # API Gateway answers pings but sends none
@@ -209,9 +222,6 @@ class Gateway:
                     highlight=False,
                 )
                 return websocket.respond(http.HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
-        function_name = self.spec.routes.get(events.CONNECT)
-        if function_name is None:
-            return None
         request_id = events.new_id()
         headers = [
             *request.headers.raw_items(),
@@ -222,12 +232,30 @@ class Gateway:
         event = events.connect_event(
             self.endpoint, peer, headers, query, request_id=request_id, now_ms=peer.connected_at
         )
+        decision = await self.authorizer.check(event)
+        if decision is not None:
+            if not decision.allowed:
+                if decision.reason:
+                    self.functions.console.print(
+                        f"[yellow]Handshake refused ({decision.status}):[/] "
+                        f"{escape(decision.reason)}",
+                        highlight=False,
+                    )
+                return websocket.respond(decision.status, refusal_body(decision.status))
+            # Every event of this connection carries what the authorizer allowed it with.
+            peer = dataclasses.replace(peer, authorizer=decision.context)
+            websocket.peer = peer
+            event["requestContext"]["authorizer"] = dict(decision.context)
+        function_name = self.spec.routes.get(events.CONNECT)
+        if function_name is None:
+            return None
         try:
             result = await self.functions.invoke(
                 self.spec.functions[function_name], event, request_id
             )
         except FunctionFailed:
             return websocket.respond(http.HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
+        websocket.chosen_subprotocol = events.selected_subprotocol(result)
         status = events.connect_status(result)
         if 200 <= status < 300:
             return None
@@ -289,11 +317,23 @@ class Gateway:
         event = events.message_event(
             self.endpoint, peer, route, message, request_id=request_id, now_ms=now_ms()
         )
-        function = self.spec.function_for_route(route)
+        spec = self.spec  # the route's configuration, even if a reload swaps it meanwhile
+        function = spec.function_for_route(route)
         try:
-            await self.functions.invoke(function, event, request_id)
+            result = await self.functions.invoke(function, event, request_id)
         except FunctionFailed:
             self._gateway_error(connection, events.INTERNAL_SERVER_ERROR, request_id)
+            return
+        if route in spec.respond_routes:
+            # A two-way route: the proxy response's body goes back as one frame (one-way
+            # routes discard it, as API Gateway does without a route response).
+            reply = events.route_response(result)
+            if reply is not None:
+                with contextlib.suppress(Exception):
+                    self.backend.post(
+                        connection.connection_id,
+                        reply.encode("utf-8") if isinstance(reply, str) else reply,
+                    )
 
     def _gateway_error(self, connection: LiveConnection, message: str, request_id: str) -> None:
         frame = events.gateway_error_frame(message, connection.connection_id, request_id)
@@ -325,6 +365,15 @@ class Gateway:
                 idle = now - connection.last_active >= quotas.idle_timeout
                 if too_old or idle:
                     self.backend.close(connection, GOING_AWAY)
+
+
+def _select_subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    """The subprotocol $connect's answer named, when the client offered it (as AWS relays it);
+    otherwise none, so a client offering subprotocols still connects."""
+    chosen = getattr(connection, "chosen_subprotocol", None)
+    return Subprotocol(chosen) if chosen is not None and chosen in offered else None
 
 
 def _origin(request: Request) -> str | None:

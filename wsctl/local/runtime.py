@@ -37,7 +37,15 @@ Handler = Callable[[dict, Any], Any]
 
 
 class FunctionFailed(Exception):
-    """The function raised, timed out, or could not be imported (already reported)."""
+    """The function raised, timed out, or could not be imported (already reported).
+
+    ``error_message`` is Lambda's ``errorMessage`` when it raised (``str`` of the exception):
+    API Gateway reads an authorizer's ``Unauthorized`` from it.
+    """
+
+    def __init__(self, function: str, error_message: str | None = None) -> None:
+        super().__init__(function)
+        self.error_message = error_message
 
 
 @dataclass
@@ -203,7 +211,7 @@ class FunctionHost:
                 return handler(event, context)
         except Exception as exc:
             logs.append(self.report_failure(context, exc))
-            raise FunctionFailed(function.name) from None
+            raise FunctionFailed(function.name, str(exc)) from None
         finally:
             with self._idle:
                 self._running -= 1
