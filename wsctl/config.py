@@ -141,6 +141,8 @@ class ServiceSpec:
     # Two-way routes: the handler's response body goes back to the caller as one frame.
     respond_routes: frozenset[str] = frozenset()
     authorizer: AuthorizerSpec | None = None
+    # Read into each function's environment; kept so `up --local` can watch it for edits.
+    env_file: Path | None = field(default=None, compare=False)
 
     @property
     def stack(self) -> str:
@@ -261,16 +263,22 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
         source=source,
         respond_routes=frozenset(respond_routes),
         authorizer=authorizer,
+        env_file=_env_file_path(stack, source),
     )
+
+
+def _env_file_path(stack: Mapping[str, Any], source: Path) -> Path | None:
+    """``env_file`` relative to wsctl.toml, so every command finds it from any directory."""
+    env_file = stack.get("env_file")
+    return source.resolve().parent / env_file if isinstance(env_file, str) else None
 
 
 def _stack_environment(stack: Mapping[str, Any], source: Path, where: str) -> dict[str, str]:
     """What every function gets: ``env_file``'s variables, then ``[stack.environment]``'s."""
     env: dict[str, str] = {}
-    env_file = _string(stack, "env_file", "stack", where, default=None)
-    if env_file is not None:
-        # Relative to wsctl.toml, so every command finds the same file from any directory.
-        path = source.resolve().parent / env_file
+    _string(stack, "env_file", "stack", where, default=None)
+    path = _env_file_path(stack, source)
+    if path is not None:
         from_file = read_env_file(path, f"{where} [stack] env_file")
         env.update(_environment(from_file, f"{where} [stack] env_file"))
     env.update(_environment(stack.get("environment", {}), f"{where} [stack.environment]"))

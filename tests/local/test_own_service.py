@@ -269,3 +269,46 @@ def test_token_auth_holds_whatever_a_custom_connect_returns(tmp_path):
     with LocalService(spec, auth_token="s3cret") as service:
         asyncio.run(scenario(service))
         assert service.record_count() == 2
+
+
+def test_unknown_action_names_the_routes_the_stack_really_has(tmp_path):
+    """The bundled service with a route of the user's own: its unknown_action error lists it."""
+    import shutil
+
+    from wsctl.config import bundled_service_dir, parse_spec_file
+
+    root = tmp_path / "mine"
+    shutil.copytree(bundled_service_dir() / "lambda_code", root / "lambda_code")
+    toml = (bundled_service_dir() / "wsctl.toml").read_text()
+    (root / "wsctl.toml").write_text(toml + 'hello = "default"\n')
+    spec = parse_spec_file(root / "wsctl.toml")
+
+    async def scenario(service):
+        async with connect(service.url) as ws:
+            await ws.send(json.dumps({"action": "nope"}))
+            frame = await next_json(ws)
+            assert frame["error"] == "unknown_action"
+            assert "hello" in frame["actions"] and "broadcast" in frame["actions"]
+            assert "hello" in frame["message"]
+
+    with LocalService(spec) as service:
+        asyncio.run(scenario(service))
+
+
+def test_wsctl_connect_shows_the_subprotocol_the_server_chose(own_spec, cli):
+    """`wsctl connect -s a -s b` says which subprotocol $connect selected, or that none was."""
+    with LocalService(own_spec) as service:
+        chosen = cli(
+            "connect",
+            f"{service.url}?key=a&proto=chat.v2",
+            "-s",
+            "chat.v1",
+            "-s",
+            "chat.v2",
+            "-w",
+            "0.2",
+        )
+        assert chosen.exit_code == 0, chosen.stderr
+        assert "Subprotocol: chat.v2 (chosen by the server)." in chosen.stderr
+        none = cli("connect", f"{service.url}?key=a", "-s", "chat.v1", "-w", "0.2")
+        assert "The server chose no subprotocol (offered: chat.v1)." in none.stderr

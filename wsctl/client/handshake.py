@@ -104,6 +104,15 @@ def ssl_context(url: str, ca_file: Path | None, no_check: bool) -> ssl.SSLContex
         raise ConfigError(f"--ca {ca_file}: not a PEM certificate file ({exc})") from None
 
 
+def subprotocol_note(offered: tuple[str, ...], chosen: str | None) -> str | None:
+    """What to tell someone who offered subprotocols (``-s``): which one the server chose."""
+    if not offered:
+        return None
+    if chosen is None:
+        return f"The server chose no subprotocol (offered: {', '.join(offered)})."
+    return f"Subprotocol: {chosen} (chosen by the server)."
+
+
 def connect_kwargs(endpoint: Endpoint, options: ConnectOptions) -> dict[str, Any]:
     """Keyword arguments for ``websockets.asyncio.client.connect``."""
     headers = handshake_headers(endpoint, options)

@@ -26,7 +26,7 @@ from wsctl.client.connection import (
     send_message,
 )
 from wsctl.client.endpoint import Endpoint
-from wsctl.client.handshake import ConnectOptions
+from wsctl.client.handshake import ConnectOptions, subprotocol_note
 from wsctl.client.protocol import MessageTooLarge
 from wsctl.errors import ExitCode
 
@@ -125,6 +125,9 @@ async def run_interactive(
     screen = Screen(console)
     shown = redact_url(endpoint.url)
     screen.note(f"Connected to {shown}. /help lists the commands; Ctrl-D closes.", "green")
+    note = subprotocol_note(options.subprotocols, connection.subprotocol)
+    if note is not None:
+        screen.note(note, "green")
     if show_ping_pong:
         connection.on_control = screen.control
     session: PromptSession = PromptSession(

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from wsctl.client import render
 from wsctl.client.connection import close_outcome, open_connection, send_message
 from wsctl.client.endpoint import Endpoint
-from wsctl.client.handshake import ConnectOptions
+from wsctl.client.handshake import ConnectOptions, subprotocol_note
 from wsctl.client.protocol import MessageTooLarge
 from wsctl.errors import ExitCode
 
@@ -99,6 +99,9 @@ async def run_script(
     """Send each queued line, print what arrives, and return the exit code: 0 after a clean
     close, 1 when the server closed with an error or a message could not be sent."""
     connection = await open_connection(endpoint, options)
+    note = subprotocol_note(options.subprotocols, connection.subprotocol)
+    if note is not None:
+        err.print(note, markup=False, highlight=False)
     if show_ping_pong:
         connection.on_control = printer.control
     receiver = asyncio.create_task(_receive(connection, printer))

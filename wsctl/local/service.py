@@ -23,12 +23,13 @@ from rich.markup import escape
 from wsctl import console as consoles
 from wsctl import naming, sigv4, state
 from wsctl.auth import token_digest
-from wsctl.config import ServiceSpec
+from wsctl.config import ServiceSpec, parse_spec_file
 from wsctl.errors import WsctlError
 from wsctl.local import dynamodb
 from wsctl.local.gateway import Gateway
 from wsctl.local.observe import Observers
 from wsctl.local.quotas import Quotas
+from wsctl.local.reconfigure import config_snapshot, reread
 from wsctl.local.runtime import FunctionHost, code_snapshot, environment
 
 DEFAULT_REGION = "us-east-1"
@@ -259,9 +260,18 @@ class LocalService:
         assert self._functions is not None
         functions = self._functions
         before = code_snapshot(functions.code_dir)
+        as_started = self.spec
+        config_before = config_snapshot(self.spec)
+        if self.spec.source is not None:
+            with contextlib.suppress(WsctlError):  # the file as read, before any --flag
+                as_started = parse_spec_file(self.spec.source)
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(RELOAD_POLL)
+            config_now = await loop.run_in_executor(None, config_snapshot, self.spec)
+            if config_now != config_before:
+                config_before = config_now
+                await self._reconfigure(as_started)
             now = await loop.run_in_executor(None, code_snapshot, functions.code_dir)
             changed = sorted(
                 path for path in now.keys() | before.keys() if now.get(path) != before.get(path)
@@ -271,6 +281,46 @@ class LocalService:
                 continue
             errors = await loop.run_in_executor(None, functions.load, changed)
             self._report_reload(changed, errors)
+
+    async def _reconfigure(self, as_started: ServiceSpec) -> None:
+        """Apply an edited wsctl.toml without dropping connections; keep the running one if
+        the edit is invalid, saying why in one line."""
+        assert self._functions is not None and self._gateway is not None
+        loop = asyncio.get_running_loop()
+        edit = await loop.run_in_executor(None, reread, self.spec, as_started)
+        if edit.spec is None:
+            self.console.print(
+                f"[red]wsctl.toml not applied[/] (still running the previous configuration): "
+                f"{escape(edit.error or '')}",
+                highlight=False,
+            )
+            return
+        if not edit.changes:
+            return
+        old, new = self.spec, edit.spec
+        digest = token_digest(self._auth_token) if self._auth_token else None
+        old_env = environment(old, self.region, digest)
+        new_env = environment(new, self.region, digest)
+        for key in old_env.keys() - new_env.keys():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ.pop(key, None)
+        self._set_env(new_env)
+        self._functions.spec = new
+        errors = await loop.run_in_executor(None, self._functions.load)
+        # From here on, new handshakes and messages use the new configuration; invocations
+        # already running finish with the one they started with.
+        self.spec = new
+        self._gateway.spec = new
+        self._gateway.authorizer.spec = new
+        self.console.print(
+            f"[green]Applied wsctl.toml[/]: {escape('; '.join(edit.changes))}", highlight=False
+        )
+        for function, error in errors.items():
+            self.console.print(
+                f"[red]Function {escape(function)} cannot be imported[/] (its invocations fail "
+                f"until fixed): {escape(error)}",
+                highlight=False,
+            )
 
     def _report_reload(self, changed: list[Any], errors: dict[str, str]) -> None:
         assert self._functions is not None
