@@ -18,6 +18,8 @@ EXPECTED_FILES = {
     "README.md",
     ".gitignore",
     "tests/test_service.py",
+    "tests/test_authorizer.py",
+    "lambda_code/authorizer.py",
     "lambda_code/requirements.txt",
 } | {
     f"lambda_code/{p.relative_to(bundled_service_dir() / 'lambda_code').as_posix()}"

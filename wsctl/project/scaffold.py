@@ -25,6 +25,8 @@ from wsctl.packaging import source_files
 from wsctl.project.render import render_config, stack_name_for
 
 TEST_FILE = "tests/test_service.py"
+AUTHORIZER_FILE = f"{CODE_DIR}/authorizer.py"
+AUTHORIZER_TEST_FILE = "tests/test_authorizer.py"
 README_FILE = "README.md"
 GITIGNORE_FILE = ".gitignore"
 REQUIREMENTS_FILE = f"{CODE_DIR}/requirements.txt"
@@ -74,6 +76,8 @@ def plan_service(
     extras = {
         REQUIREMENTS_FILE: _template("requirements.txt", values),
         TEST_FILE: _template("test_service.py", values),
+        AUTHORIZER_TEST_FILE: _template("test_authorizer.py", values),
+        AUTHORIZER_FILE: _template("authorizer.py", values),
         README_FILE: _template("README.md", values),
         GITIGNORE_FILE: _template("gitignore", values),
     }
