@@ -153,7 +153,7 @@ def test_connections_and_invocations_are_reported(logging_service):
     assert failed.outcome == ERROR and "ValueError: no thanks" in failed.logs[-1]
     timed_out = by_body["[WARNING] got sleep"]
     assert timed_out.outcome == TIMEOUT
-    assert timed_out.logs[-1] == "Task timed out after 1 seconds"
+    assert timed_out.logs[-1].endswith(" Task timed out after 1.00 seconds")
     assert timed_out.duration_ms >= 1000
     gone = next(event for event in heard if isinstance(event, Disconnected))
     assert (gone.connection_id, gone.code, gone.reason) == (connection_id, 4001, "done")

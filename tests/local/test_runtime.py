@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import uuid
 
 from websockets.asyncio.client import connect
 
@@ -15,7 +17,8 @@ from wsctl.local.runtime import environment
 
 
 def test_context_has_lambdas_attributes(recorder):
-    """function_name, ARN, memory, request id, log names and the remaining time."""
+    """function_name, ARN, memory (a string), a UUID request id of Lambda's own, the log
+    stream in Lambda's form and the remaining time."""
 
     async def scenario():
         async with connect(recorder.url) as ws:
@@ -31,10 +34,11 @@ def test_context_has_lambdas_attributes(recorder):
     assert context["function_version"] == "$LATEST"
     assert context["invoked_function_arn"].endswith(":function:rec-test-default")
     assert context["invoked_function_arn"].startswith("arn:aws:lambda:us-east-1:")
-    assert context["memory_limit_in_mb"] == 256
-    assert context["aws_request_id"] == event["requestContext"]["requestId"]
+    assert context["memory_limit_in_mb"] == "256"  # a string, as Lambda's runtime gives it
+    assert str(uuid.UUID(context["aws_request_id"])) == context["aws_request_id"]
+    assert context["aws_request_id"] != event["requestContext"]["requestId"]
     assert context["log_group_name"] == "/aws/lambda/rec-test-default"
-    assert context["log_stream_name"]
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", context["log_stream_name"])
     assert 0 < context["remaining_ms"] <= 3000  # the function's timeout is 3 s
 
 
@@ -83,7 +87,7 @@ def test_timeout_gives_internal_server_error(tmp_path, capsys):
 
     with LocalService(spec) as service:
         asyncio.run(scenario(service))
-    assert "Task timed out after 1 seconds" in capsys.readouterr().err
+    assert "Task timed out after 1.00 seconds" in capsys.readouterr().err
 
 
 def test_unimportable_handler_fails_each_invocation(tmp_path, capsys):

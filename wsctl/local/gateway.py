@@ -39,6 +39,7 @@ from wsctl.local.connections import (
     now_ms,
 )
 from wsctl.local.events import Endpoint, Peer
+from wsctl.local.invoke import LocalLambda
 from wsctl.local.management import FirstRequest, Verdict
 from wsctl.local.quotas import Quotas
 from wsctl.local.runtime import FunctionFailed, FunctionHost
@@ -154,6 +155,8 @@ class Gateway:
         self.endpoint = Endpoint(API_ID, self.spec.stage, f"{self.host}:{self.port}")
         self.origins = origin.OriginPolicy.for_server(self.host, self.port, self.allow_origins)
         hooks.register(self.endpoint.domain_name, self.spec.stage, self.backend)
+        self.lambdas = LocalLambda(self, loop)
+        hooks.register_lambda(self.lambdas)
         self._sweeper = asyncio.create_task(self._sweep())
 
     async def close_all(self) -> int:
@@ -183,6 +186,7 @@ class Gateway:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         hooks.unregister(self.endpoint.domain_name, self.spec.stage)
+        hooks.unregister_lambda(self.lambdas)
         self._server = None
         return closed
 

@@ -19,6 +19,9 @@ the backend and raises the client's own modeled exceptions; any other call takes
 full path. Handlers cannot tell the difference, except that botocore events of that call are
 not emitted.
 
+Lambda's Invoke of a function of a running emulator's stack (by name or ARN) is answered the
+same way, by a ``before-call.lambda.Invoke`` hook handing it to that emulator (``invoke``).
+
 These hooks join ``botocore.handlers.BUILTIN_HANDLERS`` at import, so every session created
 afterwards has them; they do nothing while no emulator is registered.
 """
@@ -26,6 +29,7 @@ afterwards has them; they do nothing while no emulator is registered.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import threading
 from collections.abc import Callable
@@ -34,10 +38,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from botocore.handlers import BUILTIN_HANDLERS
+from botocore.response import StreamingBody
 
 from wsctl.local import fastscan
 from wsctl.local.answers import answer
 from wsctl.local.connections import ConnectionsBackend, ManagementError
+from wsctl.local.invoke import LambdaError, LocalLambda, parse_ref
 
 _backends: dict[tuple[str, str], ConnectionsBackend] = {}
 _moto_lock = threading.Lock()
@@ -62,6 +68,66 @@ def unregister(domain_name: str, stage: str) -> None:
     with _registry_lock:
         if _backends.pop((domain_name, stage), None) is not None:
             _moto_users -= 1
+
+
+# Stack name -> the running emulator of that stack: Invoke calls naming its functions go there.
+_lambdas: dict[str, LocalLambda] = {}
+
+
+def register_lambda(local: LocalLambda) -> None:
+    """Answer Invoke calls naming ``local``'s functions (``{stack}-{function}``) from it."""
+    with _registry_lock:
+        _lambdas[local.stack] = local
+
+
+def unregister_lambda(local: LocalLambda) -> None:
+    with _registry_lock:
+        if _lambdas.get(local.stack) is local:
+            del _lambdas[local.stack]
+
+
+def _lambda_for(function_name: str) -> LocalLambda | None:
+    for stack, local in list(_lambdas.items()):
+        if function_name.startswith(stack + "-"):
+            return local
+    return None
+
+
+def _lambda_invoke(model: Any, params: dict[str, Any], **_: Any) -> tuple | None:
+    """before-call.lambda.Invoke: run the function here when it is one of a running stack's."""
+    if not _lambdas:
+        return None
+    # /2015-03-31/functions/{FunctionName}/invocations, FunctionName percent-encoded.
+    segments = params.get("url_path", "").split("/")
+    if len(segments) != 5 or segments[2] != "functions":
+        return None
+    qualifier = (params.get("query_string") or {}).get("Qualifier")
+    ref = parse_ref(unquote(segments[3]), qualifier)
+    local = _lambda_for(ref.name) if ref else None
+    if local is None or ref is None:
+        return None
+    headers = params.get("headers", {})
+    body = params.get("body") or b""
+    payload = body.read() if hasattr(body, "read") else body
+    try:
+        result = local.invoke(
+            ref,
+            payload.encode("utf-8") if isinstance(payload, str) else bytes(payload),
+            headers.get("X-Amz-Invocation-Type", "RequestResponse"),
+            headers.get("X-Amz-Client-Context"),
+        )
+    except LambdaError as exc:
+        error = {"Error": {"Code": exc.code, "Message": exc.message}, "Message": exc.message}
+        return answer(params.get("url", ""), exc.status, error)
+    parsed: dict[str, Any] = {
+        "StatusCode": result.status,
+        "Payload": StreamingBody(io.BytesIO(result.payload), len(result.payload)),
+    }
+    if result.status == 200:
+        parsed["ExecutedVersion"] = "$LATEST"
+    if result.function_error:
+        parsed["FunctionError"] = result.function_error
+    return answer(params.get("url", ""), result.status, parsed)
 
 
 def _answer(backend: ConnectionsBackend, operation: str, connection_id: str, body: Any) -> dict:
@@ -171,6 +237,7 @@ def _serialized(stubber: Callable[..., Any]) -> Callable[..., Any]:
 def _install() -> None:
     BUILTIN_HANDLERS.append(("before-call.apigatewaymanagementapi", _management_call))
     BUILTIN_HANDLERS.append(("creating-client-class.apigatewaymanagementapi", _wrap_post))
+    BUILTIN_HANDLERS.append(("before-call.lambda.Invoke", _lambda_invoke))
     scan = fastscan.make_scan_hook(_moto_lock, lambda: _moto_users > 0)
     BUILTIN_HANDLERS.append(("before-call.dynamodb.Scan", scan))
     try:

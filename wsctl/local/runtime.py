@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,13 +40,53 @@ Handler = Callable[[dict, Any], Any]
 class FunctionFailed(Exception):
     """The function raised, timed out, or could not be imported (already reported).
 
-    ``error_message`` is Lambda's ``errorMessage`` when it raised (``str`` of the exception):
-    API Gateway reads an authorizer's ``Unauthorized`` from it.
+    ``error`` is what Lambda's Invoke API returns as the payload of a failed invocation
+    (``errorMessage``, ``errorType``, ``stackTrace``).
     """
 
-    def __init__(self, function: str, error_message: str | None = None) -> None:
+    def __init__(self, function: str, error: dict[str, Any] | None = None) -> None:
         super().__init__(function)
-        self.error_message = error_message
+        self.function = function
+        self.error = error or {"errorMessage": "Unknown error", "errorType": "Runtime.Unknown"}
+
+    @property
+    def error_message(self) -> str | None:
+        """Lambda's ``errorMessage`` (``str`` of a raised exception): API Gateway reads an
+        authorizer's ``Unauthorized`` from it."""
+        return self.error.get("errorMessage")
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """A raised exception as the Python runtime reports it to Invoke's caller."""
+    frames = traceback.format_tb(exc.__traceback__)
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "stackTrace": [frame.rstrip("\n") for frame in frames],
+    }
+
+
+@dataclass
+class CognitoIdentity:
+    """``context.identity`` as Lambda's Python runtime builds it."""
+
+    cognito_identity_id: str | None = None
+    cognito_identity_pool_id: str | None = None
+
+
+@dataclass
+class ClientContext:
+    """``context.client_context``: the ClientContext an Invoke call carried."""
+
+    client: Any = None
+    custom: Any = None
+    env: Any = None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any] | None) -> ClientContext | None:
+        if value is None:
+            return None
+        return cls(value.get("client"), value.get("custom"), value.get("env"))
 
 
 @dataclass
@@ -53,13 +94,17 @@ class LambdaContext:
     """The context object Lambda passes to Python handlers."""
 
     function_name: str
-    memory_limit_in_mb: int
+    memory_limit_in_mb: str  # a string in Lambda's Python runtime
     invoked_function_arn: str
     aws_request_id: str
     log_group_name: str
     log_stream_name: str
     deadline: float = field(repr=False)
     function_version: str = "$LATEST"
+    # Lambda's Python runtime always sets identity (Cognito fields, None unless a mobile SDK
+    # sent them); client_context is what an Invoke call passed as ClientContext, else None.
+    identity: CognitoIdentity = field(default_factory=lambda: CognitoIdentity())
+    client_context: ClientContext | None = None
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
@@ -89,7 +134,8 @@ class FunctionHost:
         self._handlers: dict[str, Handler] = {}
         self._running = 0
         self._idle = threading.Condition()
-        self._log_stream = time.strftime("%Y/%m/%d/[$LATEST]") + "local"
+        # Lambda's form: date, version, and the execution environment's 32 hex digits.
+        self._log_stream = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
 
     # Loading -------------------------------------------------------------------------------
     def load(self, changed: Iterable[Path] = ()) -> dict[str, str]:
@@ -150,22 +196,36 @@ class FunctionHost:
         logging.getLogger().removeHandler(self._logs)
 
     # Invoking ------------------------------------------------------------------------------
-    def context(self, function: FunctionSpec, request_id: str) -> LambdaContext:
+    def context(
+        self, function: FunctionSpec, client_context: Mapping[str, Any] | None = None
+    ) -> LambdaContext:
+        """A fresh context: Lambda's request id is a UUID of its own, not API Gateway's."""
         name = naming.function_name(self.spec, function.name)
         return LambdaContext(
             function_name=name,
-            memory_limit_in_mb=function.memory,
+            memory_limit_in_mb=str(function.memory),
             invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",
-            aws_request_id=request_id,
+            aws_request_id=str(uuid.uuid4()),
             log_group_name=naming.log_group_name(self.spec, function.name),
             log_stream_name=self._log_stream,
             deadline=time.monotonic() + function.timeout,
+            client_context=ClientContext.from_json(client_context),
         )
 
-    async def invoke(self, function: FunctionSpec, event: dict, request_id: str) -> Any:
-        """Run ``function`` on ``event``; FunctionFailed if it raised or ran out of time."""
+    async def invoke(
+        self,
+        function: FunctionSpec,
+        event: Any,
+        request_id: str = "",
+        client_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run ``function`` on ``event``; FunctionFailed if it raised or ran out of time.
+
+        ``request_id`` is API Gateway's, when it invoked the function (Lambda's own id is in
+        the context).
+        """
         handler = self._handlers[function.name]
-        context = self.context(function, request_id)
+        context = self.context(function, client_context)
         loop = asyncio.get_running_loop()
         logs: list[str] = []
         started, started_at = time.monotonic(), now_ms()
@@ -176,18 +236,25 @@ class FunctionHost:
                     self.executor, self._call, function, handler, event, context, logs
                 )
             except RuntimeError:  # shutting down: no new invocations
-                raise FunctionFailed(function.name) from None
+                raise FunctionFailed(
+                    function.name,
+                    {"errorMessage": "The emulator is stopping", "errorType": "Stopped"},
+                ) from None
             try:
                 result = await asyncio.wait_for(future, timeout=function.timeout)
             except TimeoutError:
                 outcome = observe.TIMEOUT
-                timed_out = f"Task timed out after {function.timeout} seconds"
+                # Lambda's words, in the log and in what Invoke's caller gets.
+                timed_out = (
+                    f"{context.aws_request_id} Task timed out after {function.timeout:.2f} seconds"
+                )
                 logs.append(timed_out)
                 self.console.print(
-                    f"[red]{escape(context.function_name)}[/] {request_id}: {timed_out}",
-                    highlight=False,
+                    f"[red]{escape(context.function_name)}[/] {timed_out}", highlight=False
                 )
-                raise FunctionFailed(function.name) from None
+                raise FunctionFailed(
+                    function.name, {"errorMessage": timed_out, "errorType": "Sandbox.Timedout"}
+                ) from None
             outcome = observe.OK
             return result
         finally:
@@ -211,7 +278,7 @@ class FunctionHost:
                 return handler(event, context)
         except Exception as exc:
             logs.append(self.report_failure(context, exc))
-            raise FunctionFailed(function.name, str(exc)) from None
+            raise FunctionFailed(function.name, error_payload(exc)) from None
         finally:
             with self._idle:
                 self._running -= 1
@@ -230,14 +297,15 @@ class FunctionHost:
 
 def _invocation(
     function: FunctionSpec,
-    event: dict,
+    event: Any,
     request_id: str,
     started: float,
     started_at: int,
     outcome: str,
     logs: list[str],
 ) -> observe.Invocation:
-    context = event.get("requestContext") or {}
+    # Invoke's events are any JSON the caller sent; API Gateway's carry a requestContext.
+    context = (event.get("requestContext") if isinstance(event, dict) else None) or {}
     return observe.Invocation(
         function=function.name,
         route=context.get("routeKey", ""),
