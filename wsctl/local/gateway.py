@@ -203,8 +203,8 @@ class Gateway:
         page = _origin(request)
         if not self.origins.handshake_allowed(page):
             self.functions.console.print(
-                f"[yellow]Handshake refused:[/] a page from {escape(page or '?')} may not connect "
-                "(allow it with --allow-origin).",
+                f"[yellow]Handshake refused (403):[/] a web page from {escape(page or '?')} "
+                "may not connect; only the console's own origin may.",
                 highlight=False,
             )
             return websocket.respond(http.HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')

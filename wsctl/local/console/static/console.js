@@ -119,8 +119,10 @@ function renderConnections() {
   $("connection-count").textContent = rows.length;
   const target = $("target");
   const chosen = target.value;
+  // Other connections first: sending to oneself is the rarer wish.
+  const others = [...rows.filter((c) => c.connectionId !== state.selfId), ...rows.filter((c) => c.connectionId === state.selfId)];
   target.replaceChildren(
-    ...rows.map((c) =>
+    ...others.map((c) =>
       el("option", {
         value: c.connectionId,
         textContent: c.connectionId === state.selfId ? `${c.connectionId} (this page)` : c.connectionId,
