@@ -10,10 +10,17 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.auth.local_process import up_local
 from tests.local.conftest import next_json
 from tests.local.test_management import http
 from wsctl.local import LocalService
-from wsctl.local.origin import OriginPolicy, management_allowed, normalize, own_origins
+from wsctl.local.origin import (
+    OriginPolicy,
+    management_allowed,
+    normalize,
+    own_origins,
+    parse_allowed,
+)
 
 
 def test_normalize_matches_how_browsers_serialize_origins():
@@ -80,3 +87,36 @@ def test_management_refuses_requests_from_pages(recorder, method):
     assert headers["x-amzn-ErrorType"] == "ForbiddenException"
     # Without the header the same request reaches the API (unknown id: 410).
     assert http(method, url, data)[0] == 410
+
+
+def test_parse_allowed_takes_origins_only():
+    """scheme://host[:port] (a trailing slash tolerated); a bare host or a path is refused."""
+    assert parse_allowed("http://LocalHost:3000/") == "http://localhost:3000"
+    assert parse_allowed("https://app.example") == "https://app.example"
+    for bad in ("localhost:3000", "http://localhost:3000/app", "ftp://x", "*", ""):
+        with pytest.raises(ValueError, match="not an origin"):
+            parse_allowed(bad)
+
+
+def test_allow_origin_flag_errors_are_one_line_usage_errors(cli):
+    """A malformed origin, or --allow-origin without --local: exit 2, one line, nothing run."""
+    bad = cli("up", "--local", "--port", "0", "--allow-origin", "localhost:3000")
+    assert bad.exit_code == 2 and "not an origin" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    remote = cli("up", "--allow-origin", "http://localhost:3000")
+    assert remote.exit_code == 2 and "applies to up --local" in remote.stderr
+
+
+def test_up_local_allow_origin_end_to_end(tmp_path):
+    """`wsctl up --local --allow-origin O` (the CLI, its own process): O connects, others 403."""
+    with up_local("wsctl-dev", tmp_path, "--allow-origin", "http://localhost:3000") as running:
+        url = running.record.url
+
+        async def scenario():
+            return [
+                await _handshake_status(url, origin)
+                for origin in ("http://localhost:3000", "http://localhost:3001")
+            ]
+
+        assert asyncio.run(scenario()) == [101, 403]
+        running.wait_for_output("a web page from http://localhost:3001 may not connect")

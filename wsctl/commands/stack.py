@@ -48,6 +48,15 @@ RotateTokenOpt = Annotated[
     bool, typer.Option("--rotate-token", help="With --auth token: replace the stack's token.")
 ]
 PortOpt = Annotated[int, typer.Option("--port", help="With --local: the port (0 picks one).")]
+AllowOriginOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-origin",
+        metavar="ORIGIN",
+        help="With --local: web pages from this origin may connect, e.g. http://localhost:3000 "
+        "(repeatable; the console's own origin always may).",
+    ),
+]
 ForgetTokenOpt = Annotated[
     bool,
     typer.Option("--forget-token", help="Also delete the stack's token kept on this machine."),
@@ -77,11 +86,15 @@ def up(
     rotate_token: RotateTokenOpt = False,
     local: LocalOpt = False,
     port: PortOpt = 8765,
+    allow_origin: AllowOriginOpt = None,
 ) -> None:
     """Create or update the stack on AWS (or run it here with --local), then print its URL."""
     spec = resolve_spec(config, name=name, stage=stage, region=region, auth=auth_mode)
     if local:
-        raise typer.Exit(_up_local(spec, port=port, rotate_token=rotate_token))
+        origins = _allowed_origins(allow_origin or [])
+        raise typer.Exit(_up_local(spec, port=port, rotate_token=rotate_token, origins=origins))
+    if allow_origin:
+        raise ConfigError("--allow-origin applies to up --local (API Gateway checks no Origin).")
     token_digest = None
     if spec.auth == "token":
         token_digest = auth.token_digest(auth.ensure_token(spec.stack, rotate=rotate_token))
@@ -116,10 +129,19 @@ def up(
         out.print("Auth:            iam (handshakes signed with AWS credentials)")
 
 
-def _up_local(spec: ServiceSpec, *, port: int, rotate_token: bool) -> int:
+def _up_local(spec: ServiceSpec, *, port: int, rotate_token: bool, origins: tuple[str, ...]) -> int:
     serve = _local_serve()
     token = auth.ensure_token(spec.stack, rotate=rotate_token) if spec.auth == "token" else None
-    return serve.run_foreground(spec, port=port, auth_token=token)
+    return serve.run_foreground(spec, port=port, auth_token=token, allow_origins=origins)
+
+
+def _allowed_origins(values: list[str]) -> tuple[str, ...]:
+    from wsctl.local.origin import parse_allowed
+
+    try:
+        return tuple(parse_allowed(value) for value in values)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _local_serve():

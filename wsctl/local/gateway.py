@@ -204,7 +204,7 @@ class Gateway:
         if not self.origins.handshake_allowed(page):
             self.functions.console.print(
                 f"[yellow]Handshake refused (403):[/] a web page from {escape(page or '?')} "
-                "may not connect; only the console's own origin may.",
+                "may not connect (allow it with up --local --allow-origin).",
                 highlight=False,
             )
             return websocket.respond(http.HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')

@@ -28,6 +28,17 @@ def normalize(origin: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
+def parse_allowed(value: str) -> str:
+    """A user's ``--allow-origin`` value as an origin; ValueError saying what one looks like."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(
+            f"--allow-origin {value!r} is not an origin: give scheme, host and port, "
+            "e.g. http://localhost:3000"
+        )
+    return normalize(value)
+
+
 def own_origins(host: str, port: int) -> frozenset[str]:
     """The origins of pages the emulator itself serves on ``host:port``.
 

@@ -27,10 +27,18 @@ def run_foreground(
     auth_token: str | None,
     reload: bool = True,
     quotas: Quotas | None = None,
+    allow_origins: tuple[str, ...] = (),
 ) -> int:
     """Serve ``spec`` on 127.0.0.1 until Ctrl-C or SIGTERM; then $disconnect everyone, exit 0."""
     _show_function_logs()
-    service = LocalService(spec, port=port, auth_token=auth_token, reload=reload, quotas=quotas)
+    service = LocalService(
+        spec,
+        port=port,
+        auth_token=auth_token,
+        reload=reload,
+        quotas=quotas,
+        allow_origins=allow_origins,
+    )
     service.start()
     settle_heap()
     record = service.local_record()
