@@ -33,6 +33,10 @@ MANAGEMENT_CONFIG = Config(
 )
 
 
+# A segmented broadcast dispatches its segments from this many threads (segments.py).
+LAMBDA_CONFIG = Config(retries={"mode": "standard"}, max_pool_connections=16)
+
+
 def _region() -> str | None:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
@@ -62,6 +66,11 @@ def dynamodb() -> Any:
 def management(endpoint: str) -> Any:
     """The management API client for ``https://{domainName}/{stage}``."""
     return _client("apigatewaymanagementapi", endpoint, MANAGEMENT_CONFIG)
+
+
+def lambda_client() -> Any:
+    """For invoking the stack's own functions (a broadcast's segments)."""
+    return _client("lambda", None, LAMBDA_CONFIG)
 
 
 def forget() -> None:

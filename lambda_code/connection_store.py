@@ -7,6 +7,10 @@ DynamoDB's TTL then removes records whose ``$disconnect`` never ran. TTL deletio
 
 Uses the low-level client, which is thread-safe (boto3 resources are not): fan-out workers
 delete stale records concurrently.
+
+The service keeps a few records of its own in the table (a segmented broadcast's counters,
+``segments.py``), keyed with ``RESERVED_PREFIX``: no API Gateway connection id contains ``#``,
+and every reader here skips them, so they are never listed, counted or posted to.
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ from typing import Any
 
 CONNECTION_LIFETIME_SECONDS = 2 * 60 * 60
 TTL_MARGIN_SECONDS = 5 * 60
+# Keys of the service's own records; wsctl's status counts skip them too (wsctl/naming.py).
+RESERVED_PREFIX = "wsctl#"
+
+
+def is_connection_key(connection_id: str) -> bool:
+    """Whether a key names a connection rather than one of the service's own records."""
+    return not connection_id.startswith(RESERVED_PREFIX)
 
 
 def expiry_for(connected_at_ms: int) -> int:
@@ -116,8 +127,11 @@ class ConnectionStore:
         return ConnectionRecord.from_item(item) if item else None
 
     def scan(self) -> Iterator[ConnectionRecord]:
-        """Every record, page after page (DynamoDB stops each page at 1 MB)."""
-        return (ConnectionRecord.from_item(item) for item in self._items())
+        """Every connection's record, page after page (DynamoDB stops each page at 1 MB)."""
+        for item in self._items():
+            record = ConnectionRecord.from_item(item)
+            if is_connection_key(record.connection_id):
+                yield record
 
     def live_ids(self, now_seconds: float) -> Iterator[str]:
         """The ids of the records whose ``ttl`` has not passed: all a fan-out needs.
@@ -126,23 +140,87 @@ class ConnectionStore:
         most of a broadcast's own CPU time.
         """
         for item in self._items(FAN_OUT_ATTRIBUTES):
-            connection_id = _string(item, "connectionId")
-            ttl = _number(item, "ttl")
-            if connection_id and not has_expired(ttl, now_seconds):
+            connection_id = live_id(item, now_seconds)
+            if connection_id is not None:
                 yield connection_id
 
-    def _items(self, attributes: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
-        request: dict[str, Any] = {"TableName": self.table}
+    def count_live(
+        self,
+        now_seconds: float,
+        *,
+        segment: tuple[int, int] | None = None,
+        start_key: dict[str, Any] | None = None,
+    ) -> int:
+        """How many live connections the table (or ``segment``, after ``start_key``) holds,
+        counted by DynamoDB (``Select=COUNT``): no item is read back."""
+        count = 0
+        while True:
+            page = self.page(
+                segment=segment,
+                start_key=start_key,
+                Select="COUNT",
+                FilterExpression="NOT begins_with(#id, :reserved) "
+                "AND (attribute_not_exists(#ttl) OR #ttl > :now)",
+                ExpressionAttributeNames={"#id": "connectionId", "#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":reserved": {"S": RESERVED_PREFIX},
+                    ":now": {"N": str(int(now_seconds))},
+                },
+            )
+            count += page.count
+            if page.last_key is None:
+                return count
+            start_key = page.last_key
+
+    def page(
+        self,
+        attributes: Iterable[str] = (),
+        *,
+        segment: tuple[int, int] | None = None,
+        start_key: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> ScanPage:
+        """One Scan call: of the whole table, or of ``segment`` = (index, total) of a
+        parallel scan, from ``start_key``, reading ``attributes`` (all if none)."""
+        request: dict[str, Any] = {"TableName": self.table, **extra}
         names = tuple(attributes)
         if names:
             # "ttl" is a DynamoDB reserved word, so every name goes through a placeholder.
             placeholders = {f"#a{index}": name for index, name in enumerate(names)}
             request["ProjectionExpression"] = ", ".join(placeholders)
             request["ExpressionAttributeNames"] = placeholders
+        if segment is not None:
+            request["Segment"], request["TotalSegments"] = segment
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        response = self._client.scan(**request)
+        items = response.get("Items", [])
+        return ScanPage(
+            items=items,
+            count=response.get("Count", len(items)),
+            last_key=response.get("LastEvaluatedKey") or None,
+        )
+
+    def _items(self, attributes: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+        start_key = None
         while True:
-            page = self._client.scan(**request)
-            yield from page.get("Items", ())
-            last_key = page.get("LastEvaluatedKey")
-            if not last_key:
+            page = self.page(attributes, start_key=start_key)
+            yield from page.items
+            if page.last_key is None:
                 return
-            request["ExclusiveStartKey"] = last_key
+            start_key = page.last_key
+
+
+@dataclass(frozen=True)
+class ScanPage:
+    items: list[dict[str, Any]]
+    count: int
+    last_key: dict[str, Any] | None
+
+
+def live_id(item: dict[str, Any], now_seconds: float) -> str | None:
+    """The connection id of a scanned item, unless it expired or is one of the service's own."""
+    connection_id = _string(item, "connectionId")
+    if not connection_id or not is_connection_key(connection_id):
+        return None
+    return None if has_expired(_number(item, "ttl"), now_seconds) else connection_id

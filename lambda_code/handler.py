@@ -21,12 +21,16 @@ import api_events
 import aws_clients
 import connect_auth
 import messaging
+import segments
 from connection_store import ConnectionRecord, ConnectionStore
 from service_actions import Service, reply
 
 # Set by wsctl (wsctl/naming.py) on Lambda and in the emulator; this code cannot import wsctl.
 TABLE_ENV = "WSCTL_TABLE"
 TOKEN_DIGEST_ENV = "WSCTL_TOKEN_SHA256"
+# A context without get_remaining_time_in_millis (a direct call, a test) is given Lambda's
+# longest for an API Gateway integration.
+DEFAULT_REMAINING_MS = 29_000
 
 logger = logging.getLogger("wsctl.service")
 if logger.level == logging.NOTSET:
@@ -81,7 +85,27 @@ def disconnect(event: dict[str, Any], context: Any) -> dict[str, int]:
     return _ok()
 
 
-def _on_message(event: dict[str, Any]) -> dict[str, int]:
+def _segmented(endpoint: str, context: Any) -> Any:
+    """The segmented broadcast for this invocation, or None when it cannot invoke itself."""
+    function_name = getattr(context, "function_name", None) or os.environ.get(
+        "AWS_LAMBDA_FUNCTION_NAME"
+    )
+    if not function_name:
+        return None
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return segments.Segments(
+        store=_store(),
+        dynamodb=aws_clients.dynamodb(),
+        management_for=aws_clients.management,
+        invoke=segments.invoker(aws_clients.lambda_client, function_name),
+        remaining_ms=remaining or (lambda: DEFAULT_REMAINING_MS),
+        size=segments.segment_size(),
+    )
+
+
+def _on_message(
+    event: dict[str, Any], context: Any = None, *, segmented: bool = False
+) -> dict[str, int]:
     caller = api_events.caller(event)
     endpoint = api_events.management_endpoint(event)
     if caller is None or endpoint is None:
@@ -94,7 +118,12 @@ def _on_message(event: dict[str, Any]) -> dict[str, int]:
         return _ok()
     try:
         request = messaging.parse_request(*api_events.body(event))
-        Service(_store(), management).perform(caller, request)
+        service = Service(_store(), management)
+        if segmented and isinstance(request, messaging.Broadcast):
+            big = _segmented(endpoint, context)
+            if big is not None:
+                service.segmented = lambda sender, data: big.broadcast(sender, endpoint, data)
+        service.perform(caller, request)
     except messaging.ProtocolError as error:
         reply(management, caller, messaging.error_for(error))
     except Exception:
@@ -115,5 +144,14 @@ def default(event: dict[str, Any], context: Any) -> dict[str, int]:
 
 
 def broadcast(event: dict[str, Any], context: Any) -> dict[str, int]:
-    """The broadcast route; any other frame reaching it is answered as ``default`` would."""
-    return _on_message(event)
+    """The broadcast route, segmented for big tables (segments.py), and the segments' own
+    invocations; any other frame reaching it is answered as ``default`` would."""
+    if segments.is_job(event):
+        job = segments.Job.from_event(event)
+        segmented = _segmented(job.endpoint, context)
+        if segmented is None:
+            logger.error("segment %s: no function name to continue with; dropped", job.name)
+        else:
+            segmented.run(job)
+        return _ok()
+    return _on_message(event, context, segmented=True)

@@ -51,6 +51,9 @@ class Service:
     management: Any
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    # segmented(sender, data): a segmented broadcast (segments.py); its result when it posted
+    # everything itself, None when its segments will ack. None here: one invocation posts all.
+    segmented: Callable[[str, bytes], fanout.FanOutResult | None] | None = None
 
     def reply(self, caller: Caller, frame: dict[str, Any]) -> fanout.PostResult:
         return reply(self.management, caller, frame, sleep=self.sleep)
@@ -75,13 +78,18 @@ class Service:
         frame = messaging.broadcast_frame(caller.connection_id, message, int(now * 1000))
         data = messaging.encode_within_limit(frame)
         started = time.monotonic()
-        result = fanout.fan_out(
-            self.management,
-            data,
-            self.store.live_ids(now),
-            on_gone=lambda connection_id: self._forget_gone(caller, connection_id),
-            sleep=self.sleep,
-        )
+        if self.segmented is not None:
+            result = self.segmented(caller.connection_id, data)
+            if result is None:
+                return  # the last segment acks
+        else:
+            result = fanout.fan_out(
+                self.management,
+                data,
+                self.store.live_ids(now),
+                on_gone=lambda connection_id: self._forget_gone(caller, connection_id),
+                sleep=self.sleep,
+            )
         logger.info(
             "broadcast from %s: delivered=%d gone=%d failed=%d %s in %.0f ms",
             caller.connection_id,

@@ -11,6 +11,17 @@ STACK_TAG = "wsctl:stack"
 TABLE_ENV = "WSCTL_TABLE"
 STACK_ENV = "WSCTL_STACK"
 TOKEN_DIGEST_ENV = "WSCTL_TOKEN_SHA256"
+# Keys of the service's own records in the connections table (a segmented broadcast's
+# counters: lambda_code/connection_store.py RESERVED_PREFIX); counts of connections skip them.
+RESERVED_KEY_PREFIX = "wsctl#"
+# A Scan filter that keeps connection records only (with ``connection_scan_values``).
+CONNECTIONS_ONLY_FILTER = "NOT begins_with(connectionId, :reserved)"
+
+
+def connection_scan_values() -> dict[str, dict[str, str]]:
+    return {":reserved": {"S": RESERVED_KEY_PREFIX}}
+
+
 # The stack's own route keys (a JSON list), so the service can name them in unknown_action.
 ROUTES_ENV = "WSCTL_ROUTES"
 # Past this, the list is left out (the service then names its own actions): Lambda allows

@@ -3,9 +3,13 @@ rejected credentials, and how they reach the user through the CLI."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from wsctl import naming
 from wsctl.aws.awsclient import AwsClient, ResourceDoesNotExist, iam_action, translate
 from wsctl.aws.session import open_target
 from wsctl.errors import ConfigError, WsctlError
@@ -84,3 +88,21 @@ def test_access_denied_during_up_is_one_line_exit_1(cli, service, aws, install_h
         "'IAM permissions for wsctl'."
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_count_items_counts_connections_not_the_services_own_records(aws):
+    """status's count skips the segmented broadcast's counter records (wsctl# keys), and the
+    prefix is the one the service writes (lambda_code/connection_store.py)."""
+    code = (Path(__file__).parents[2] / "lambda_code" / "connection_store.py").read_text()
+    assert f'RESERVED_PREFIX = "{naming.RESERVED_KEY_PREFIX}"' in code
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for key in ("abc=", "def=", f"{naming.RESERVED_KEY_PREFIX}broadcast#1"):
+        dynamodb.put_item(TableName="t", Item={"connectionId": {"S": key}})
+    client = AwsClient(open_target(profile=None, region="us-east-1", endpoint_url=None))
+    assert client.count_items("t") == 2

@@ -18,6 +18,7 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from wsctl import naming
 from wsctl.aws import retry
 from wsctl.aws.resources import Place
 from wsctl.aws.session import Target, botocore_config
@@ -242,7 +243,12 @@ class AwsClient:
 
     def count_items(self, name: str) -> int:
         what = f"Counting items in table {name}"
-        params: dict[str, Any] = {"TableName": name, "Select": "COUNT"}
+        params: dict[str, Any] = {
+            "TableName": name,
+            "Select": "COUNT",
+            "FilterExpression": naming.CONNECTIONS_ONLY_FILTER,
+            "ExpressionAttributeValues": naming.connection_scan_values(),
+        }
         total = 0
         while True:
             page = self._call("dynamodb", "Scan", what, **params)

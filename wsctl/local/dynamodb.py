@@ -61,7 +61,10 @@ def count_items(spec: ServiceSpec, region: str) -> int:
     """How many records the table holds (a full scan: for tests and the demo)."""
     client = boto3.client("dynamodb", region_name=region)
     paginator = client.get_paginator("scan")
-    return sum(
-        page["Count"]
-        for page in paginator.paginate(TableName=naming.table_name(spec), Select="COUNT")
+    pages = paginator.paginate(
+        TableName=naming.table_name(spec),
+        Select="COUNT",
+        FilterExpression=naming.CONNECTIONS_ONLY_FILTER,
+        ExpressionAttributeValues=naming.connection_scan_values(),
     )
+    return sum(page["Count"] for page in pages)
