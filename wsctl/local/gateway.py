@@ -44,9 +44,9 @@ from wsctl.local.management import FirstRequest, Verdict
 from wsctl.local.quotas import Quotas
 from wsctl.local.runtime import FunctionFailed, FunctionHost
 
-API_ID = "wsctllocal"
+API_ID = "wsctllocal"  # 10 characters, like API Gateway's api ids
 # The console's page and feed (wsctl.local.console): '@' cannot start a stage name.
-CONSOLE_PREFIX = "/@console/"  # 10 characters, like API Gateway's api ids
+CONSOLE_PREFIX = "/@console/"
 # Messages of one connection handled at once; a client sending faster waits (TCP backpressure).
 MESSAGES_IN_FLIGHT = 16
 ABNORMAL = (1006, "Connection closed abnormally")
