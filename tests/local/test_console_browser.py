@@ -242,13 +242,24 @@ def _foreign_results(driver, origin: str) -> dict:
 
 
 def test_a_page_from_another_origin_cannot_connect(driver, logging_service, foreign_site):
-    """Another origin's page: the stage's handshake is refused (403, so the browser reports
-    1006) and the feed too; nothing reached $connect. Allowed with --allow-origin, the same
-    page connects, which shows the test can tell the difference."""
+    """Another origin's page: the stage's handshake is refused with 403 (the browser says so in
+    its log; the script sees 1006) and the feed's too; nothing reached $connect. Allowed
+    with --allow-origin, the same page connects, which shows the test can tell the difference."""
     heard: list = []
     logging_service.observers.add(heard.append)
     origin = foreign_site(logging_service)
+    driver.get_log("browser")  # start from an empty console log
     assert _foreign_results(driver, origin) == {"stage": "refused 1006", "feed": "refused 1006"}
+    # Scripts only see 1006; the browser's own log has the handshake's status.
+    logged: list[str] = []
+
+    def both_refused_with_403(d) -> bool:
+        logged.extend(entry["message"] for entry in d.get_log("browser"))
+        refused = [line for line in logged if "Unexpected response code: 403" in line]
+        stage = any(f"{logging_service.url}'" in line for line in refused)
+        return stage and any("/@console/feed'" in line for line in refused)
+
+    browser.wait_for(driver, both_refused_with_403, "the browser logs both handshakes' 403")
     assert heard == [] and logging_service.connection_count() == 0
     assert asyncio.run(_handshake_status(logging_service.url, origin)) == 403
 
