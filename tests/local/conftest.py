@@ -88,6 +88,8 @@ def connect(event, context):
             extra["selfpost"] = "delivered"
         except Exception as exc:
             extra["selfpost"] = exc.response["Error"]["Code"]
+    if "slow" in query:  # the client may be gone before this answers
+        time.sleep(float(query["slow"]))
     _record(event, context, **extra)
     if "raise" in query:
         raise RuntimeError("connect fails on purpose")
@@ -108,6 +110,8 @@ def default(event, context):
         raise RuntimeError("default fails on purpose")
     if body == "sleep":
         time.sleep(5)
+    if body == "quiet":  # a route that never replies
+        return {"statusCode": 200}
     reply = {
         "version": VERSION,
         "route": event["requestContext"]["routeKey"],

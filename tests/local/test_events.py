@@ -71,7 +71,7 @@ def test_message_event_text_and_binary():
     """MESSAGE: text as body; binary frames base64-encoded with isBase64Encoded."""
     text = events.message_event(ENDPOINT, PEER, "send", '{"a":1}', request_id="r", now_ms=2)
     assert text["body"] == '{"a":1}' and text["isBase64Encoded"] is False
-    assert text["requestContext"]["messageId"] == "r"
+    assert text["requestContext"]["messageId"] not in ("r", "")  # its own, as on AWS
     assert text["requestContext"]["routeKey"] == "send"
     binary = events.message_event(ENDPOINT, PEER, "$default", b"\x00\xff", request_id="r", now_ms=2)
     assert binary["isBase64Encoded"] is True
@@ -117,3 +117,26 @@ def test_ids_look_like_api_gateways():
     first, second = events.new_id(), events.new_id()
     assert len(first) == 16 and first.endswith("=") and first != second
     assert "/" not in first and "+" not in first
+
+
+def test_connect_headers_drop_the_upgrade_and_add_what_aws_adds():
+    """Upgrade/Connection go; X-Amzn-Trace-Id, X-Forwarded-For/Port/Proto (443, https) come."""
+    received = [("Host", "h"), ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("A", "b")]
+    headers = dict(events.connect_headers(received, "10.0.0.1", 1_700_000_000_000))
+    assert "Upgrade" not in headers and "Connection" not in headers
+    assert headers["A"] == "b" and headers["Host"] == "h"
+    assert headers["X-Forwarded-For"] == "10.0.0.1"
+    assert (headers["X-Forwarded-Port"], headers["X-Forwarded-Proto"]) == ("443", "https")
+    root, version, epoch, random = headers["X-Amzn-Trace-Id"].replace("=", "-").split("-")
+    assert (root, version, int(epoch, 16), len(random)) == ("Root", "1", 1_700_000_000, 24)
+
+
+def test_disconnect_event_headers_as_captured_on_aws():
+    """DISCONNECT headers: Host, x-api-key, X-Forwarded-For and x-restapi, as AWS sends."""
+    event = events.disconnect_event(ENDPOINT, PEER, 1000, "", request_id="r", now_ms=3)
+    assert event["headers"] == {
+        "Host": "127.0.0.1:8765",
+        "x-api-key": "",
+        "X-Forwarded-For": "",
+        "x-restapi": "",
+    }

@@ -20,14 +20,41 @@ CONNECT = "$connect"
 DISCONNECT = "$disconnect"
 DEFAULT = "$default"
 
-# API Gateway's own error frames: no route matched and no $default, or the integration failed.
+# API Gateway's own error frames: no route matched and no $default, the integration failed,
+# or it did not answer within the integration timeout.
 FORBIDDEN = "Forbidden"
 INTERNAL_SERVER_ERROR = "Internal server error"
+TIMED_OUT = "Endpoint request timed out"
 
 
 def new_id() -> str:
     """An id shaped like API Gateway's connection and request ids (16 characters, ends in =)."""
     return base64.urlsafe_b64encode(os.urandom(11)).decode("ascii")
+
+
+def trace_id(epoch_ms: int) -> str:
+    """An ``X-Amzn-Trace-Id`` as API Gateway adds it: ``Root=1-{epoch hex}-{24 hex digits}``."""
+    return f"Root=1-{epoch_ms // 1000:08x}-{os.urandom(12).hex()}"
+
+
+# Hop-by-hop headers of the upgrade: API Gateway does not pass them to $connect (events captured
+# on AWS: aws/aws-lambda-go events/testdata/apigw-websocket-request.json).
+_HOP_BY_HOP = frozenset({"upgrade", "connection"})
+
+
+def connect_headers(
+    received: Iterable[tuple[str, str]], source_ip: str, epoch_ms: int
+) -> list[tuple[str, str]]:
+    """The headers $connect sees: the client's, less the upgrade's own, plus what AWS's edge
+    adds (a trace id, and X-Forwarded-* for a TLS client on port 443)."""
+    kept = [(name, value) for name, value in received if name.lower() not in _HOP_BY_HOP]
+    return [
+        *kept,
+        ("X-Amzn-Trace-Id", trace_id(epoch_ms)),
+        ("X-Forwarded-For", source_ip),
+        ("X-Forwarded-Port", "443"),
+        ("X-Forwarded-Proto", "https"),
+    ]
 
 
 def request_time(epoch_ms: int) -> str:
@@ -148,7 +175,7 @@ def message_event(
 ) -> dict[str, Any]:
     """A MESSAGE event: the frame's text as ``body``, binary frames base64-encoded."""
     context = _request_context(endpoint, peer, route_key, "MESSAGE", request_id, now_ms)
-    context["messageId"] = request_id
+    context["messageId"] = new_id()  # AWS's differs from the request id
     if isinstance(message, str):
         body, encoded = message, False
     else:
@@ -170,10 +197,17 @@ def disconnect_event(
     context["disconnectStatusCode"] = status_code
     context["disconnectReason"] = reason
     return {
-        "headers": {"Host": endpoint.domain_name, "x-api-key": "", "x-restapi": ""},
+        # As captured on AWS (aws-lambda-go events/testdata/apigw-websocket-request-disconnect).
+        "headers": {
+            "Host": endpoint.domain_name,
+            "x-api-key": "",
+            "X-Forwarded-For": "",
+            "x-restapi": "",
+        },
         "multiValueHeaders": {
             "Host": [endpoint.domain_name],
             "x-api-key": [""],
+            "X-Forwarded-For": [""],
             "x-restapi": [""],
         },
         "requestContext": context,

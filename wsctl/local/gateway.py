@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import http
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -25,11 +26,13 @@ from typing import Any
 from rich.markup import escape
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from wsctl import auth, sigv4
-from wsctl.config import ServiceSpec
+from wsctl.config import FunctionSpec, ServiceSpec
 from wsctl.local import events, hooks, observe, origin
 from wsctl.local.authorize import ConnectAuthorizer, refusal_body
 from wsctl.local.connections import (
@@ -50,6 +53,8 @@ CONSOLE_PREFIX = "/@console/"
 # Messages of one connection handled at once; a client sending faster waits (TCP backpressure).
 MESSAGES_IN_FLIGHT = 16
 ABNORMAL = (1006, "Connection closed abnormally")
+# A client close frame without a status code: 1005, with the reason API Gateway gives for it.
+NO_STATUS_REASON = "Client-side close frame status not set"
 # API Gateway does not accept binary frames from clients: it disconnects with 1003.
 BINARY_REFUSED = (1003, "Binary frames are not supported")
 
@@ -64,12 +69,25 @@ class GatewayConnection(ServerConnection):
     # The subprotocol the $connect function chose (its Sec-WebSocket-Protocol header).
     chosen_subprotocol: str | None = None
 
+    # $connect said yes: from then on this connection is owed a $disconnect.
+    admitted: bool = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         gateway = self.gateway
         self._first: FirstRequest | None = FirstRequest(
             gateway.spec.stage, gateway.backend, gateway.quotas.message_bytes
         )
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        """websockets' handshake; a connection admitted by $connect that never opened (the
+        client left while $connect ran, or before the 101 went out) gets its $disconnect here,
+        as no handler will ever run for it."""
+        try:
+            await super().handshake(*args, **kwargs)
+        finally:
+            if self.admitted and self.protocol.state is not State.OPEN:
+                self.gateway.abandoned(self)
 
     def data_received(self, data: bytes) -> None:
         if self._first is None:
@@ -227,12 +245,9 @@ class Gateway:
                 )
                 return websocket.respond(http.HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
         request_id = events.new_id()
-        headers = [
-            *request.headers.raw_items(),
-            ("X-Forwarded-For", peer.source_ip),
-            ("X-Forwarded-Port", str(self.port)),
-            ("X-Forwarded-Proto", "http"),
-        ]
+        headers = events.connect_headers(
+            request.headers.raw_items(), peer.source_ip, peer.connected_at
+        )
         event = events.connect_event(
             self.endpoint, peer, headers, query, request_id=request_id, now_ms=peer.connected_at
         )
@@ -254,14 +269,17 @@ class Gateway:
         if function_name is None:
             return None
         try:
-            result = await self.functions.invoke(
-                self.spec.functions[function_name], event, request_id
-            )
+            result = await self._integrate(self.spec.functions[function_name], event, request_id)
         except FunctionFailed:
             return websocket.respond(http.HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
+        except IntegrationTimeout:
+            return websocket.respond(
+                http.HTTPStatus.GATEWAY_TIMEOUT, json.dumps({"message": events.TIMED_OUT})
+            )
         websocket.chosen_subprotocol = events.selected_subprotocol(result)
         status = events.connect_status(result)
         if 200 <= status < 300:
+            websocket.admitted = True
             return None
         try:
             phrase = http.HTTPStatus(status).phrase
@@ -324,9 +342,12 @@ class Gateway:
         spec = self.spec  # the route's configuration, even if a reload swaps it meanwhile
         function = spec.function_for_route(route)
         try:
-            result = await self.functions.invoke(function, event, request_id)
+            result = await self._integrate(function, event, request_id)
         except FunctionFailed:
             self._gateway_error(connection, events.INTERNAL_SERVER_ERROR, request_id)
+            return
+        except IntegrationTimeout:
+            self._gateway_error(connection, events.TIMED_OUT, request_id)
             return
         if route in spec.respond_routes:
             # A two-way route: the proxy response's body goes back as one frame (one-way
@@ -338,6 +359,21 @@ class Gateway:
                         connection.connection_id,
                         reply.encode("utf-8") if isinstance(reply, str) else reply,
                     )
+
+    async def _integrate(self, function: FunctionSpec, event: dict, request_id: str) -> Any:
+        """Invoke as API Gateway's integration does: it waits at most the integration timeout
+        (29 s) whatever the function's own; the function itself runs on to its end."""
+        limit = self.quotas.integration_timeout
+        if function.timeout <= limit:
+            return await self.functions.invoke(function, event, request_id)
+        task = asyncio.ensure_future(self.functions.invoke(function, event, request_id))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), limit)
+        except TimeoutError:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(_quietly)
+            raise IntegrationTimeout(function.name) from None
 
     def _gateway_error(self, connection: LiveConnection, message: str, request_id: str) -> None:
         frame = events.gateway_error_frame(message, connection.connection_id, request_id)
@@ -353,8 +389,18 @@ class Gateway:
         event = events.disconnect_event(
             self.endpoint, connection.peer, code, reason, request_id=request_id, now_ms=now_ms()
         )
-        with contextlib.suppress(FunctionFailed):
-            await self.functions.invoke(self.spec.functions[function_name], event, request_id)
+        with contextlib.suppress(FunctionFailed, IntegrationTimeout):
+            await self._integrate(self.spec.functions[function_name], event, request_id)
+
+    def abandoned(self, websocket: GatewayConnection) -> None:
+        """A connection $connect admitted ended before it opened: it still gets $disconnect."""
+        assert websocket.peer is not None
+        connection = LiveConnection(websocket.peer, websocket)
+        task = asyncio.get_running_loop().create_task(
+            self._disconnect(connection, *ABNORMAL), name="wsctl-abandoned"
+        )
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
 
     # Timers --------------------------------------------------------------------------------
     async def _sweep(self) -> None:
@@ -369,6 +415,16 @@ class Gateway:
                 idle = now - connection.last_active >= quotas.idle_timeout
                 if too_old or idle:
                     self.backend.close(connection, GOING_AWAY)
+
+
+class IntegrationTimeout(Exception):
+    """The function did not answer within API Gateway's integration timeout."""
+
+
+def _quietly(task: asyncio.Future[Any]) -> None:
+    """Retrieve a finished background invocation's outcome (its failure is already reported)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _select_subprotocol(
@@ -395,6 +451,8 @@ def _close_status(connection: LiveConnection) -> tuple[int, str]:
     protocol = connection.websocket.protocol
     received, sent = protocol.close_rcvd, protocol.close_sent
     if received is not None and (sent is None or protocol.close_rcvd_then_sent):
+        if received.code == CloseCode.NO_STATUS_RCVD:
+            return received.code, NO_STATUS_REASON
         return received.code, received.reason
     if sent is not None:
         return sent.code, sent.reason

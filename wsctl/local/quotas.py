@@ -16,6 +16,8 @@ class Quotas:
     message_bytes: int = 128 * KIB
     idle_timeout: float = 10 * 60.0
     max_lifetime: float = 2 * 60 * 60.0
+    # API Gateway waits this long for an integration, whatever the function's own timeout.
+    integration_timeout: float = 29.0
     # Not an AWS quota: the bound on what may wait unsent for one client that does not read.
     write_buffer_bytes: int = 4 * 1024 * KIB
 
