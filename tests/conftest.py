@@ -7,8 +7,10 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import botocore.handlers
 import pytest
 
+from tests import moto_listings
 from wsctl.cli import run
 
 
@@ -27,6 +29,16 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("NO_COLOR", "1")
     return home
+
+
+@pytest.fixture(autouse=True)
+def moto_serves_its_missing_listings(monkeypatch):
+    """GetAuthorizers and GetRouteResponses answered from moto's backend (see moto_listings)."""
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [*botocore.handlers.BUILTIN_HANDLERS, *moto_listings.HANDLERS],
+    )
 
 
 @dataclass

@@ -78,6 +78,9 @@ _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]+$")
 MAX_USER_ENV_BYTES = 4096 - 768
 IDENTITY_SOURCE_PREFIXES = ("route.request.header.", "route.request.querystring.")
 _IDENTITY_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+# The function wsctl deploys for auth = "token": its built-in REQUEST authorizer.
+BUILTIN_AUTHORIZER = "wsctl-auth"
+BUILTIN_AUTHORIZER_HANDLER = "wsctl_authorizer.handler"
 # API Gateway's default quota of routes per WebSocket API.
 MAX_ROUTES = 300
 # Lambda function and IAM role names are at most 64 characters: "{name}-{stage}-{function}".
@@ -307,6 +310,8 @@ def _function(
     fname: str, body: Any, code_dir: Path, where: str, shared_env: Mapping[str, str]
 ) -> FunctionSpec:
     section = f"[functions.{fname}]"
+    if fname == BUILTIN_AUTHORIZER:
+        raise ConfigError(f"{where} {section}: the name is wsctl's (auth = 'token'); rename it")
     if not _FUNCTION.match(fname):
         raise ConfigError(
             f"{where} {section}: a function name uses letters, digits, '-' and '_', "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from wsctl.config import FunctionSpec, ServiceSpec
+from wsctl.config import BUILTIN_AUTHORIZER, FunctionSpec, ServiceSpec
 
 STACK_TAG = "wsctl:stack"
 TABLE_ENV = "WSCTL_TABLE"
@@ -45,6 +45,10 @@ def role_name(spec: ServiceSpec, function: str) -> str:
     return f"{spec.stack}-{function}"
 
 
+def authorizer_name(spec: ServiceSpec) -> str:
+    return f"{spec.stack}-authorizer"
+
+
 def log_group_name(spec: ServiceSpec, function: str) -> str:
     return f"/aws/lambda/{function_name(spec, function)}"
 
@@ -66,6 +70,7 @@ def function_environment(
     routes = json.dumps(sorted(key for key in spec.routes if not key.startswith("$")))
     if len(routes) <= MAX_ROUTES_ENV_BYTES:
         env[ROUTES_ENV] = routes
-    if token_digest and spec.routes.get("$connect") == function.name:
+    checks_token = function.name in (spec.routes.get("$connect"), BUILTIN_AUTHORIZER)
+    if token_digest and checks_token:
         env[TOKEN_DIGEST_ENV] = token_digest
     return env

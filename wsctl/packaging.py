@@ -80,6 +80,15 @@ def source_files(root: Path) -> Iterator[Path]:
             yield path
 
 
+BUILTIN_AUTHORIZER_FILE = "wsctl_authorizer.py"
+
+
+def builtin_authorizer_source() -> Path:
+    from wsctl.builtin import wsctl_authorizer
+
+    return Path(wsctl_authorizer.__file__)
+
+
 def _entries(root: Path) -> dict[str, Path]:
     return {path.relative_to(root).as_posix(): path for path in source_files(root)}
 
@@ -218,6 +227,9 @@ def build_package(
     installed = (installer or DependencyInstaller()).install(spec)
     dependencies_cached = installed.cached if installed else None
     code = _entries(spec.code_dir)
+    if spec.auth == "token":
+        # wsctl's built-in authorizer (DESIGN.md section 5) runs from the same zip.
+        code.setdefault(BUILTIN_AUTHORIZER_FILE, builtin_authorizer_source())
     key = package_key(code, installed)
     cached = _load_cached(key)
     if cached is not None:

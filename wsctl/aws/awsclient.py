@@ -322,7 +322,20 @@ class AwsClient:
             )
         )
 
-    def create_route(self, api_id: str, key: str, target: str, authorization: str) -> dict:
+    def create_route(
+        self,
+        api_id: str,
+        key: str,
+        target: str,
+        authorization: str,
+        authorizer_id: str | None = None,
+        response_selection: str | None = None,
+    ) -> dict:
+        extra: dict[str, Any] = {}
+        if authorizer_id is not None:
+            extra["AuthorizerId"] = authorizer_id
+        if response_selection is not None:
+            extra["RouteResponseSelectionExpression"] = response_selection
         return self._call(
             "apigatewayv2",
             "CreateRoute",
@@ -331,9 +344,22 @@ class AwsClient:
             RouteKey=key,
             Target=target,
             AuthorizationType=authorization,
+            **extra,
         )
 
-    def update_route(self, api_id: str, route_id: str, key: str, target: str, auth: str) -> None:
+    def update_route(
+        self,
+        api_id: str,
+        route_id: str,
+        key: str,
+        target: str,
+        auth: str,
+        authorizer_id: str | None = None,
+        response_selection: str | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if authorizer_id is not None:
+            extra["AuthorizerId"] = authorizer_id
         self._call(
             "apigatewayv2",
             "UpdateRoute",
@@ -342,6 +368,82 @@ class AwsClient:
             RouteId=route_id,
             Target=target,
             AuthorizationType=auth,
+            # An empty expression clears it: the route becomes one-way again.
+            RouteResponseSelectionExpression=response_selection or "",
+            **extra,
+        )
+
+    def route_responses(self, api_id: str, route_id: str) -> list[dict[str, Any]]:
+        return list(
+            self._pages(
+                "apigatewayv2",
+                "GetRouteResponses",
+                f"Listing route responses of route {route_id}",
+                "Items",
+                ApiId=api_id,
+                RouteId=route_id,
+            )
+        )
+
+    def create_route_response(self, api_id: str, route_id: str, key: str) -> None:
+        self._call(
+            "apigatewayv2",
+            "CreateRouteResponse",
+            f"Creating the route response of {key}",
+            ApiId=api_id,
+            RouteId=route_id,
+            RouteResponseKey="$default",  # the only key WebSocket APIs take
+        )
+
+    def delete_route_response(self, api_id: str, route_id: str, response_id: str) -> None:
+        self._call(
+            "apigatewayv2",
+            "DeleteRouteResponse",
+            f"Deleting route response {response_id}",
+            ApiId=api_id,
+            RouteId=route_id,
+            RouteResponseId=response_id,
+        )
+
+    def authorizers(self, api_id: str) -> list[dict[str, Any]]:
+        return list(
+            self._pages(
+                "apigatewayv2",
+                "GetAuthorizers",
+                f"Listing authorizers of API {api_id}",
+                "Items",
+                ApiId=api_id,
+            )
+        )
+
+    def create_authorizer(self, api_id: str, definition: dict[str, Any]) -> dict[str, Any]:
+        return self._call(
+            "apigatewayv2",
+            "CreateAuthorizer",
+            f"Creating authorizer {definition['Name']}",
+            ApiId=api_id,
+            **definition,
+        )
+
+    def update_authorizer(
+        self, api_id: str, authorizer_id: str, definition: dict[str, Any]
+    ) -> None:
+        self._call(
+            "apigatewayv2",
+            "UpdateAuthorizer",
+            f"Updating authorizer {definition['Name']}",
+            ApiId=api_id,
+            AuthorizerId=authorizer_id,
+            **definition,
+        )
+
+    def delete_authorizer(self, api_id: str, authorizer_id: str) -> None:
+        self._call(
+            "apigatewayv2",
+            "DeleteAuthorizer",
+            f"Deleting authorizer {authorizer_id}",
+            ApiId=api_id,
+            AuthorizerId=authorizer_id,
         )
 
     def delete_route(self, api_id: str, route_id: str, key: str) -> None:
@@ -617,6 +719,8 @@ class AwsClient:
 _PAGING = {
     ("apigatewayv2", "GetApis"): ("NextToken", "NextToken"),
     ("apigatewayv2", "GetIntegrations"): ("NextToken", "NextToken"),
+    ("apigatewayv2", "GetAuthorizers"): ("NextToken", "NextToken"),
+    ("apigatewayv2", "GetRouteResponses"): ("NextToken", "NextToken"),
     ("apigatewayv2", "GetRoutes"): ("NextToken", "NextToken"),
     ("iam", "ListRoles"): ("Marker", "Marker"),
     ("iam", "ListRolePolicies"): ("Marker", "Marker"),

@@ -59,6 +59,7 @@ def up(
 ) -> UpResult:
     """Converge the account to ``spec``: create what is missing, update what differs, delete
     what the spec no longer has. Refuses before any change if a resource is foreign."""
+    spec = resources.deployable(spec)
     package = build_package(spec)
     remote = discover(client, spec)
     refuse_foreign(remote)
@@ -106,6 +107,7 @@ def down(
 ) -> DownResult:
     """Delete every resource of the stack wsctl created; foreign look-alikes are left alone.
     ``remote`` is what ``find`` returned, if the caller already looked (to ask first)."""
+    spec = resources.deployable(spec)
     remote = remote if remote is not None else discover(client, spec)
     executor = Executor(client, spec, remote, reporter=reporter or SilentReporter())
     return DownResult(executor.run(plan_teardown(spec, remote)), list(remote.foreign))
@@ -113,6 +115,7 @@ def down(
 
 def find(client: AwsClient, spec: ServiceSpec) -> tuple[RemoteState, list[Action]]:
     """The stack as found in the account, and what ``down`` would delete of it."""
+    spec = resources.deployable(spec)
     remote = discover(client, spec)
     return remote, plan_teardown(spec, remote)
 
@@ -165,6 +168,7 @@ class StackStatus:
 
 def status(client: AwsClient, spec: ServiceSpec, *, token_digest: str | None = None) -> StackStatus:
     """Every resource of the stack with its id and state, compared against the spec."""
+    spec = resources.deployable(spec)
     remote = discover(client, spec)
     actions = plan(spec, remote, code_sha256=build_package(spec).sha256, token_digest=token_digest)
     rows = [_resource_status(spec, remote, action) for action in actions]

@@ -67,6 +67,8 @@ class Executor:
         self.api_id: str | None = api.api_id if api else None
         self.api_endpoint: str | None = api.endpoint if api else None
         self.integrations = dict(self.remote.integrations)
+        found = self.remote.authorizers.get(naming.authorizer_name(self.spec))
+        self.authorizer_id: str | None = found.authorizer_id if found else None
         self.tags = naming.stack_tags(self.spec)
         self.outcomes: list[Outcome] = []
 
@@ -121,6 +123,7 @@ class Executor:
         created = self.client.create_api(resources.api_definition(self.spec), self.tags)
         self.api_id, self.api_endpoint = created["ApiId"], created.get("ApiEndpoint")
         self.integrations = {}
+        self.authorizer_id = None
 
     def _update_api(self, action: Action) -> None:
         self.client.update_api(self._api(), resources.api_definition(self.spec))
@@ -200,13 +203,38 @@ class Executor:
         uri = resources.integration_uri(self.spec, action.function or "", self.place)
         return f"integrations/{self.integrations[uri]}"
 
+    # -- the $connect authorizer ---------------------------------------------------------------
+    def _create_authorizer(self, action: Action) -> None:
+        definition = resources.authorizer_definition(self.spec, self.place)
+        assert definition is not None  # planned only when there is one
+        created = self.client.create_authorizer(self._api(), definition)
+        self.authorizer_id = created["AuthorizerId"]
+
+    def _update_authorizer(self, action: Action) -> None:
+        definition = resources.authorizer_definition(self.spec, self.place)
+        assert definition is not None and action.ref is not None
+        self.client.update_authorizer(self._api(), action.ref, definition)
+
+    def _delete_authorizer(self, action: Action) -> None:
+        self.client.delete_authorizer(self._api(), action.ref or "")
+
+    def _route_authorizer(self, key: str) -> str | None:
+        if resources.route_authorization(self.spec, key) != "CUSTOM":
+            return None
+        if self.authorizer_id is None:  # the plan creates the authorizer before the routes
+            raise WsctlError("The $connect authorizer is missing; run 'wsctl up' again")
+        return self.authorizer_id
+
     def _create_route(self, action: Action) -> None:
-        self.client.create_route(
+        created = self.client.create_route(
             self._api(),
             action.key,
             self._route_target(action),
             resources.route_authorization(self.spec, action.key),
+            self._route_authorizer(action.key),
+            resources.route_response_selection(self.spec, action.key),
         )
+        self._converge_route_response(action.key, created["RouteId"], {})
 
     def _update_route(self, action: Action) -> None:
         self.client.update_route(
@@ -215,12 +243,34 @@ class Executor:
             action.key,
             self._route_target(action),
             resources.route_authorization(self.spec, action.key),
+            self._route_authorizer(action.key),
+            resources.route_response_selection(self.spec, action.key),
         )
+        found = self.remote.routes.get(action.key)
+        self._converge_route_response(
+            action.key, action.ref or "", found.responses if found else {}
+        )
+
+    def _converge_route_response(self, key: str, route_id: str, responses: dict[str, str]) -> None:
+        """A two-way route has the $default route response; a one-way route has none."""
+        two_way = resources.route_response_selection(self.spec, key) is not None
+        if two_way and resources.ROUTE_RESPONSE_KEY not in responses:
+            self.client.create_route_response(self._api(), route_id, key)
+        if not two_way:
+            for response_id in responses.values():
+                with contextlib.suppress(ResourceDoesNotExist):
+                    self.client.delete_route_response(self._api(), route_id, response_id)
 
     def _delete_route(self, action: Action) -> None:
         self.client.delete_route(self._api(), action.ref or "", action.key)
 
     def _create_permission(self, action: Action) -> None:
+        if action.key == resources.AUTHORIZER_STATEMENT_ID:
+            if self.authorizer_id is None:
+                raise WsctlError("The $connect authorizer is missing; run 'wsctl up' again")
+            source = resources.authorizer_source_arn(self.place, self._api(), self.authorizer_id)
+            self.client.add_permission(self._function_name(action), action.key, source)
+            return
         route_key = next(
             k for k in self.spec.routes if resources.permission_statement_id(k) == action.key
         )

@@ -29,6 +29,7 @@ KINDS = (
     "log_group",
     "function",
     "integration",
+    "authorizer",
     "route",
     "permission",
     "stage",
@@ -41,6 +42,7 @@ KIND_LABELS = {
     "log_group": "log group",
     "function": "Lambda function",
     "integration": "integration",
+    "authorizer": "authorizer",
     "route": "route",
     "permission": "invoke permission",
     "stage": "stage",
@@ -98,8 +100,15 @@ def plan(
     integrations = _integration_actions(spec, remote)
     actions += integrations
     created = {a.function for a in integrations if a.verb == "create"}
+    authorizer = _authorizer_action(spec, remote)
+    if authorizer is not None:
+        actions.append(authorizer)
+        if authorizer.verb == "create":
+            created.add(AUTHORIZER_CREATED)
     actions += [_route_action(spec, remote, key, created) for key in sorted(spec.routes)]
     actions += [_permission_action(spec, remote, key) for key in sorted(spec.routes)]
+    if authorizer is not None:
+        actions.append(_authorizer_permission_action(spec, remote, authorizer))
     actions.append(_stage_action(spec, remote))
     return actions + _deletions(spec, remote, actions)
 
@@ -157,6 +166,45 @@ def _integration_actions(spec: ServiceSpec, remote: RemoteState) -> list[Action]
     return actions
 
 
+# In the set of things created by this plan: the authorizer (routes then point at its new id).
+AUTHORIZER_CREATED = "(authorizer)"
+
+
+def _authorizer_action(spec: ServiceSpec, remote: RemoteState) -> Action | None:
+    """The $connect authorizer (``auth = "custom"``, or ``token``'s built-in one)."""
+    wanted = resources.authorizer_definition(spec, remote.place)
+    if wanted is None:
+        return None
+    name, fn = wanted["Name"], spec.authorizer.function if spec.authorizer else None
+    found = remote.authorizers.get(name) if remote.api else None
+    if found is None:
+        return Action("create", "authorizer", name, name, function=fn)
+    changes = []
+    if found.uri != wanted["AuthorizerUri"]:
+        changes.append("function")
+    if list(found.identity_sources) != wanted["IdentitySource"]:
+        changes.append("identity sources")
+    verb: Verb = "update" if changes else "unchanged"
+    return Action(verb, "authorizer", name, name, tuple(changes), found.authorizer_id, fn)
+
+
+def _authorizer_permission_action(
+    spec: ServiceSpec, remote: RemoteState, authorizer: Action
+) -> Action:
+    """API Gateway may invoke the authorizer function, scoped to that authorizer's ARN."""
+    fn = authorizer.function or ""
+    sid = resources.AUTHORIZER_STATEMENT_ID
+    function = remote.functions.get(fn)
+    existing = function.permissions.get(sid, "") if function else ""
+    name = f"{naming.function_name(spec, fn)} for the authorizer"
+    if remote.api is None or authorizer.ref is None or not existing:
+        return Action("create", "permission", sid, name, function=fn)
+    wanted = resources.authorizer_source_arn(remote.place, remote.api.api_id, authorizer.ref)
+    if existing != wanted:
+        return Action("update", "permission", sid, name, ("source ARN",), function=fn)
+    return Action("unchanged", "permission", sid, name, function=fn)
+
+
 def _route_action(
     spec: ServiceSpec, remote: RemoteState, key: str, new_integrations: set[str | None]
 ) -> Action:
@@ -170,6 +218,16 @@ def _route_action(
         changes.append("target")
     if route.authorization != resources.route_authorization(spec, key):
         changes.append("authorization")
+    elif resources.route_authorization(spec, key) == "CUSTOM":
+        definition = resources.authorizer_definition(spec, remote.place) or {}
+        current = remote.authorizers.get(definition.get("Name", ""))
+        new_authorizer = AUTHORIZER_CREATED in new_integrations or current is None
+        if new_authorizer or route.authorizer_id != current.authorizer_id:
+            changes.append("authorizer")
+    wanted_selection = resources.route_response_selection(spec, key)
+    missing_response = resources.ROUTE_RESPONSE_KEY not in route.responses
+    if route.response_selection != wanted_selection or (wanted_selection and missing_response):
+        changes.append("response")
     verb: Verb = "update" if changes else "unchanged"
     return Action(verb, "route", key, key, tuple(changes), route.route_id, fn)
 
@@ -269,7 +327,12 @@ def _deletions(spec: ServiceSpec, remote: RemoteState, kept: list[Action]) -> li
     for fn in sorted(set(remote.functions) - functions_deleted):
         found = remote.functions[fn]
         for sid in sorted(found.permissions):
-            if ("permission", sid) not in keep or spec.routes.get(_route_of(spec, sid)) != fn:
+            owner = (
+                spec.authorizer.function
+                if sid == resources.AUTHORIZER_STATEMENT_ID and spec.authorizer
+                else spec.routes.get(_route_of(spec, sid))
+            )
+            if ("permission", sid) not in keep or owner != fn:
                 deletions.append(
                     Action("delete", "permission", sid, f"{found.name} {sid}", function=fn)
                 )
@@ -277,6 +340,17 @@ def _deletions(spec: ServiceSpec, remote: RemoteState, kept: list[Action]) -> li
         for key, route in sorted(remote.routes.items()):
             if ("route", key) not in keep:
                 deletions.append(Action("delete", "route", key, key, ref=route.route_id))
+        for name, found_authorizer in sorted(remote.authorizers.items()):
+            if ("authorizer", name) not in keep:
+                deletions.append(
+                    Action(
+                        "delete",
+                        "authorizer",
+                        name,
+                        name,
+                        ref=found_authorizer.authorizer_id,
+                    )
+                )
         for uri, integration_id in sorted(remote.integrations.items()):
             if ("integration", uri) not in keep:
                 deletions.append(

@@ -72,6 +72,18 @@ class RouteState:
     key: str
     target: str | None
     authorization: str
+    authorizer_id: str | None = None
+    response_selection: str | None = None
+    # Route response key -> id (a two-way route has "$default"); read only where it matters.
+    responses: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuthorizerState:
+    authorizer_id: str
+    name: str
+    uri: str
+    identity_sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class RemoteState:
     integrations: dict[str, str] = field(default_factory=dict)  # uri -> integration id
     stray_integrations: list[str] = field(default_factory=list)  # ids of duplicates/unknowns
     routes: dict[str, RouteState] = field(default_factory=dict)
+    authorizers: dict[str, AuthorizerState] = field(default_factory=dict)  # by name
     stage: StageState | None = None
     foreign: list[Foreign] = field(default_factory=list)
 
@@ -172,12 +185,33 @@ def _discover_api(client, spec, remote, tags) -> None:
         else:
             remote.integrations[uri] = integration["IntegrationId"]
     for route in client.routes(api.api_id):
-        remote.routes[route["RouteKey"]] = RouteState(
+        key = route["RouteKey"]
+        selection = route.get("RouteResponseSelectionExpression") or None
+        responses = {}
+        # Listed only where the route is or should be two-way: one call per such route.
+        if selection or key in spec.respond_routes:
+            responses = {
+                response["RouteResponseKey"]: response["RouteResponseId"]
+                for response in client.route_responses(api.api_id, route["RouteId"])
+            }
+        remote.routes[key] = RouteState(
             route_id=route["RouteId"],
-            key=route["RouteKey"],
+            key=key,
             target=route.get("Target"),
             authorization=route.get("AuthorizationType", "NONE"),
+            authorizer_id=route.get("AuthorizerId"),
+            response_selection=selection,
+            responses=responses,
         )
+    connect = remote.routes.get("$connect")
+    if resources.has_authorizer(spec) or (connect and connect.authorizer_id):
+        for found in client.authorizers(api.api_id):
+            remote.authorizers[found.get("Name", found["AuthorizerId"])] = AuthorizerState(
+                authorizer_id=found["AuthorizerId"],
+                name=found.get("Name", ""),
+                uri=found.get("AuthorizerUri", ""),
+                identity_sources=tuple(found.get("IdentitySource") or ()),
+            )
     try:
         stage = client.get_stage(api.api_id, spec.stage)
     except ResourceDoesNotExist:

@@ -9,17 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wsctl import naming
-from wsctl.config import ROUTE_SELECTION_EXPRESSION, FunctionSpec, ServiceSpec
+from wsctl.config import (
+    BUILTIN_AUTHORIZER,
+    BUILTIN_AUTHORIZER_HANDLER,
+    ROUTE_SELECTION_EXPRESSION,
+    AuthorizerSpec,
+    FunctionSpec,
+    ServiceSpec,
+)
 
 POLICY_VERSION = "2012-10-17"
 TABLE_KEY = "connectionId"
 TTL_ATTRIBUTE = "ttl"
 INLINE_POLICY_NAME = "wsctl"
 PERMISSION_PREFIX = "wsctl-"
+# The invoke permission API Gateway needs to call the authorizer function.
+AUTHORIZER_STATEMENT_ID = f"{PERMISSION_PREFIX}authorizer"
+# A two-way route's response: the only route response key WebSocket APIs take ($default),
+# selected by the route's RouteResponseSelectionExpression (API Gateway developer guide, "Set
+# up route responses for WebSocket APIs").
+ROUTE_RESPONSE_KEY = "$default"
 # Stage defaults: an omitted pair in DefaultRouteSettings means 0, which throttles everything.
 THROTTLING_BURST_LIMIT = 500
 THROTTLING_RATE_LIMIT = 1000.0
@@ -42,6 +55,47 @@ class Place:
     partition: str
     account: str
     region: str
+
+
+def deployable(spec: ServiceSpec) -> ServiceSpec:
+    """The stack as deployed: with ``auth = "token"``, plus wsctl's built-in authorizer
+    function (DESIGN.md section 5), so the token holds whatever $connect's code does."""
+    if spec.auth != "token" or BUILTIN_AUTHORIZER in spec.functions:
+        return spec
+    builtin = FunctionSpec(BUILTIN_AUTHORIZER, BUILTIN_AUTHORIZER_HANDLER, memory=128, timeout=5)
+    return replace(
+        spec,
+        functions={**spec.functions, BUILTIN_AUTHORIZER: builtin},
+        authorizer=AuthorizerSpec(BUILTIN_AUTHORIZER, ()),
+    )
+
+
+def authorizer_definition(spec: ServiceSpec, place: Place) -> dict[str, Any] | None:
+    """CreateAuthorizer's parameters: a Lambda REQUEST authorizer, for $connect."""
+    if not has_authorizer(spec):
+        return None
+    assert spec.authorizer is not None
+    return {
+        "Name": naming.authorizer_name(spec),
+        "AuthorizerType": "REQUEST",
+        "AuthorizerUri": integration_uri(spec, spec.authorizer.function, place),
+        # Optional for REQUEST authorizers (CreateAuthorizer's reference): the built-in one
+        # has none, so its token may come from a header or the query string.
+        "IdentitySource": list(spec.authorizer.identity_sources),
+    }
+
+
+def has_authorizer(spec: ServiceSpec) -> bool:
+    return spec.authorizer is not None and spec.auth in ("custom", "token")
+
+
+def authorizer_source_arn(place: Place, api_id: str, authorizer_id: str) -> str:
+    """Only this API's authorizer may invoke the authorizer function."""
+    return execute_api_arn(place, api_id, f"authorizers/{authorizer_id}")
+
+
+def route_response_selection(spec: ServiceSpec, route_key: str) -> str | None:
+    return ROUTE_RESPONSE_KEY if route_key in spec.respond_routes else None
 
 
 def role_path(spec: ServiceSpec) -> str:
@@ -183,8 +237,13 @@ def api_definition(spec: ServiceSpec) -> dict[str, Any]:
 
 
 def route_authorization(spec: ServiceSpec, route_key: str) -> str:
-    """AWS_IAM only on $connect, only with ``auth = "iam"`` (the handshake is what is signed)."""
-    return "AWS_IAM" if spec.auth == "iam" and route_key == "$connect" else "NONE"
+    """On $connect only (the handshake is what is authorized): AWS_IAM with ``auth = "iam"``,
+    CUSTOM with an authorizer (``custom``, or ``token``'s built-in one); else NONE."""
+    if route_key != "$connect":
+        return "NONE"
+    if spec.auth == "iam":
+        return "AWS_IAM"
+    return "CUSTOM" if has_authorizer(spec) else "NONE"
 
 
 def route_functions(spec: ServiceSpec) -> list[str]:
