@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -58,7 +59,6 @@ def test_page_and_assets_are_served_with_their_types_and_a_strict_policy(recorde
 
 def test_every_file_the_page_names_is_served(recorder):
     """No reference to a file the package does not ship (and none to another host)."""
-    import re
 
     base = recorder.console_url.rstrip("/")
     page = http("GET", base + "/")[2].decode()
@@ -67,6 +67,10 @@ def test_every_file_the_page_names_is_served(recorder):
     for ref in references:
         if ref.startswith("/"):
             assert http("GET", base + ref)[0] == 200, ref
+    # Nothing in the shipped files points at another host (no CDN, no font service).
+    for name in ("index.html", "console.js", "console.css"):
+        text = pages.load(name).body.decode()
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), name
 
 
 def test_unknown_paths_and_foreign_hosts_are_refused(recorder):

@@ -105,7 +105,7 @@ def test_broadcast_from_the_cli_appears_in_the_pages_log(driver, bundled, cli):
 
 
 def test_a_message_sent_from_the_page_reaches_the_cli_client(driver, bundled, cli_client):
-    """Send to one connection, chosen in the page: wsctl connect prints the message."""
+    """Send to one connection chosen in the page, then broadcast: wsctl connect prints both."""
     page = ConsolePage(driver, bundled.console_url)
     page.wait_connected()
     client = cli_client(bundled.url)
@@ -121,6 +121,13 @@ def test_a_message_sent_from_the_page_reaches_the_cli_client(driver, bundled, cl
         lambda: next((text for _, text in page.log() if '"ack"' in text), None), "the ack"
     )
     assert json.loads(ack)["delivered"] == 1
+    # Broadcast from the page: the CLI client gets it too (and the page, the sender, as well).
+    page.send('"to everyone"', mode="broadcast")
+    line = page.wait(
+        lambda: next((line for line in client.lines if "to everyone" in line), None),
+        "wsctl connect prints the page's broadcast",
+    )
+    assert json.loads(line)["type"] == "broadcast" and json.loads(line)["message"] == "to everyone"
 
 
 def test_an_invocation_appears_with_its_duration_and_log_lines(driver, logging_service):
