@@ -103,6 +103,26 @@ def test_feed_answers_the_consoles_own_origin_only(recorder):
     assert asyncio.run(scenario()) == [101, 403, 403, 403]
 
 
+def test_feed_refuses_a_repeated_origin_or_host(recorder, capsys):
+    """Origin or Host sent twice (no browser does): 403, not a server error."""
+    own = own_origin(recorder)
+
+    async def status(headers) -> int:
+        try:
+            async with connect(feed_url(recorder), additional_headers=headers):
+                return 101
+        except InvalidStatus as exc:
+            return exc.response.status_code
+
+    async def scenario():
+        twice_origin = [("Origin", own), ("Origin", own)]
+        twice_host = [("Origin", own), ("Host", f"127.0.0.1:{recorder.port}")]
+        return [await status(twice_origin), await status(twice_host)]
+
+    assert asyncio.run(scenario()) == [403, 403]
+    assert "Traceback" not in capsys.readouterr().err
+
+
 async def _next_after_first_echo(feed) -> dict:
     """The feed's next event, past the first client's echo invocation: that one is reported
     when its function returns, which may be after the client read the echo and the feed

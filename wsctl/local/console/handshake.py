@@ -18,10 +18,10 @@ def answer(gateway: Gateway, websocket: GatewayConnection, request: Request) -> 
     """A response for a console path, or None to accept the feed's WebSocket handshake."""
     path = request.path.partition("?")[0]
     # DNS rebinding: a foreign name that resolves to 127.0.0.1 is not this console.
-    if not gateway.origins.own_host(request.headers.get("Host")):
+    if not gateway.origins.own_host(_only(request, "Host")):
         return websocket.respond(http.HTTPStatus.FORBIDDEN, "Forbidden\n")
     if path == pages.FEED_PATH:
-        if not gateway.origins.console_allowed(request.headers.get("Origin")):
+        if not gateway.origins.console_allowed(_only(request, "Origin")):
             return websocket.respond(http.HTTPStatus.FORBIDDEN, "Forbidden\n")
         websocket.serve_instead = lambda: feed.serve(gateway, websocket)
         return None
@@ -38,3 +38,9 @@ def answer(gateway: Gateway, websocket: GatewayConnection, request: Request) -> 
         ]
     )
     return Response(http.HTTPStatus.OK, "OK", headers, asset.body)
+
+
+def _only(request: Request, name: str) -> str | None:
+    """The header's value if it is there exactly once (a repeated one is not trusted)."""
+    values = request.headers.get_all(name)
+    return values[0] if len(values) == 1 else None
