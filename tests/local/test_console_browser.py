@@ -287,3 +287,24 @@ def test_screenshots_at_laptop_and_phone_widths(driver, bundled, cli_client):
     assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
     laptop = browser.screenshot(driver, browser.LAPTOP, browser.ARTIFACTS / "console-laptop.png")
     assert browser.png_size(laptop) == (1280, 800)
+
+
+def test_a_custom_authorizers_query_parameters_come_from_the_pages_fragment(driver, tmp_path):
+    """auth = "custom" reading ?key=: without it the page is refused and says how; once
+    #key=ann is added to the page's address it connects again, and the authorizer's run is
+    listed."""
+    from tests.local.test_own_service import OWN_HANDLER, OWN_TOML
+
+    with LocalService(write_service(tmp_path / "own", OWN_TOML, OWN_HANDLER)) as service:
+        page = ConsolePage(driver, service.console_url)
+        page.wait(lambda: page.status() == "refused", "the page is refused (no key)")
+        assert any("after #" in text for _, text in page.log())
+        page = ConsolePage(driver, service.console_url + "#key=ann")
+        page.wait(lambda: page.status() == "open", "the page connects with its key")
+        page.wait(
+            lambda: any(
+                i.function == "authorize" and i.outcome == "ok" for i in page.invocations()
+            ),
+            "the authorizer's invocation is listed",
+        )
+        assert service.connection_count() == 1

@@ -164,11 +164,14 @@ function addInvocation(inv) {
 // The page's own connection ------------------------------------------------------------------
 function stageUrl() {
   const hello = state.hello;
-  let url = `ws://${location.host}/${encodeURIComponent(hello.stage)}`;
+  // Query parameters for the handshake (a custom authorizer's identity source, say) come from
+  // this page's #fragment, which the browser never sends to a server: /#key=value&...
+  const query = new URLSearchParams(location.hash.slice(1));
   // Browsers cannot set headers on a WebSocket: the token goes as the query parameter the
   // service reads (DESIGN.md section 5). It never appears in this page's own address.
-  if (hello.token) url += `?token=${encodeURIComponent(hello.token)}`;
-  return url;
+  if (hello.token) query.set("token", hello.token);
+  const search = query.toString();
+  return `ws://${location.host}/${encodeURIComponent(hello.stage)}${search ? `?${search}` : ""}`;
 }
 
 function openSocket() {
@@ -187,9 +190,12 @@ function openSocket() {
   socket.onclose = (event) => {
     if (state.socket !== socket) return;
     if (!opened) {
-      const why = state.hello.auth === "iam"
-        ? "This stack requires SigV4-signed handshakes (--auth iam), which a browser cannot make."
-        : "The stack refused this page's connection (its $connect answered non-2xx).";
+      const why = {
+        iam: "This stack requires SigV4-signed handshakes (--auth iam), which a browser cannot make.",
+        custom:
+          "The stack's authorizer refused this page. Give it what it reads as query parameters " +
+          "in this page's address after #, e.g. /#key=value (never sent to a server).",
+      }[state.hello.auth] || "The stack refused this page's connection (its $connect answered non-2xx).";
       setStatus("refused", "refused");
       note(why);
     } else {
@@ -267,6 +273,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("send-to").addEventListener("click", () => send("send"));
   $("reconnect").addEventListener("click", () => {
     if (state.hello) openSocket();
+  });
+  // New #parameters in the address: connect again with them.
+  window.addEventListener("hashchange", () => {
+    if (!state.hello) return;
+    const previous = state.socket;
+    openSocket();
+    if (previous) previous.close(1000, "reconnecting");
   });
   setStatus("connecting", "connecting");
   renderConnections();
