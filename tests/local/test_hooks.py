@@ -4,6 +4,7 @@ in-process by the emulator, as handlers' calls are."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import boto3
 import pytest
@@ -11,6 +12,7 @@ from botocore.exceptions import ClientError
 from websockets.asyncio.client import connect
 
 from tests.local.conftest import connection_ids
+from wsctl import naming
 
 
 def _in_process_client(service):
@@ -105,3 +107,28 @@ def test_posts_that_are_not_plain_take_botocore_path(recorder):
             assert await ws.recv() == "streamed" and seen == [1]
 
     asyncio.run(scenario())
+
+
+def test_dynamodb_calls_from_threads_are_answered_once_each(recorder):
+    """800 UpdateItem ADDs from 8 threads count exactly 800: each call is answered by moto
+    once, under the emulator's lock (never a second time beside it, never in a race)."""
+    client = boto3.client("dynamodb", region_name=recorder.region)
+    table = naming.table_name(recorder.spec)
+    key = {"connectionId": {"S": "counter"}}
+    client.put_item(TableName=table, Item={**key, "n": {"N": "0"}})
+
+    def add() -> None:
+        for _ in range(100):
+            client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="ADD n :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+
+    threads = [threading.Thread(target=add) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert client.get_item(TableName=table, Key=key)["Item"]["n"] == {"N": "800"}

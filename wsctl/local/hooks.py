@@ -227,7 +227,7 @@ def _wrap_post(class_attributes: dict[str, Any], **_: Any) -> None:
 def _serialized(stubber: Callable[..., Any]) -> Callable[..., Any]:
     def moto_one_at_a_time(**kwargs: Any) -> Any:
         if not _moto_users:
-            return None
+            return stubber(**kwargs)
         with _moto_lock:
             return stubber(**kwargs)
 
@@ -244,9 +244,12 @@ def _install() -> None:
         from moto.core.models import botocore_stubber
     except ImportError:  # pragma: no cover - moto is a dependency
         return
+    # In place of moto's own handler, not beside it: botocore emits before-send to every
+    # handler and keeps the first answer, so moto beside the wrapper would answer each call a
+    # second time, unlocked (every UpdateItem ADD counted twice, or lost in a race).
     for index, entry in enumerate(BUILTIN_HANDLERS):
         if entry[1] is botocore_stubber:
-            BUILTIN_HANDLERS.insert(index, (entry[0], _serialized(botocore_stubber)))
+            BUILTIN_HANDLERS[index] = (entry[0], _serialized(botocore_stubber))
             break
 
 
