@@ -20,7 +20,7 @@ from wsctl import __version__
 from wsctl.console import err
 from wsctl.errors import ExitCode, WsctlError
 
-COMMAND_MODULES: tuple[str, ...] = ("auth", "project", "local", "stack", "client")
+COMMAND_MODULES: tuple[str, ...] = ("auth", "project", "local", "stack", "client", "bench")
 
 app = typer.Typer(
     name="wsctl",
