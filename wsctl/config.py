@@ -166,7 +166,7 @@ class ServiceSpec:
         if changes.get("auth", "custom") != "custom":
             changes["authorizer"] = None  # --auth token|iam|none: [authorizer] is not used
         spec = replace(self, **changes)
-        _check_identity(spec.name, spec.stage, spec.functions, spec.source)
+        _check_identity(spec.name, spec.stage, spec.functions, spec.source, spec.auth)
         _check_region(spec.region, "--region")
         if spec.auth not in AUTH_MODES:
             raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {spec.auth!r}")
@@ -249,7 +249,7 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
     routes, respond_routes = _routes(_table(data, "routes", where), functions, where)
     authorizer = _authorizer(data, functions, where)
     _check_invokes(functions, where)
-    _check_identity(name, stage, functions, source)
+    _check_identity(name, stage, functions, source, auth)
     _check_auth_has_connect(auth, routes, f"{where} [stack] auth")
     _check_authorizer_mode(auth, authorizer, f"{where} [stack] auth")
     return ServiceSpec(
@@ -566,7 +566,11 @@ def _check_region(region: str | None, where: str) -> None:
 
 
 def _check_identity(
-    name: str, stage: str, functions: Mapping[str, FunctionSpec], source: Path | None
+    name: str,
+    stage: str,
+    functions: Mapping[str, FunctionSpec],
+    source: Path | None,
+    auth: str = "none",
 ) -> None:
     where = f"{source} [stack]" if source else "[stack]"
     if not _NAME.match(name):
@@ -577,7 +581,9 @@ def _check_identity(
         raise ConfigError(
             f"{where} stage {stage!r}: use letters, digits, '-' and '_' (at most 128)"
         )
-    longest = max(functions, key=len)
+    # With auth = "token", wsctl deploys its built-in authorizer function too.
+    names = [*functions, *([BUILTIN_AUTHORIZER] if auth == "token" else [])]
+    longest = max(names, key=len)
     resource = f"{name}-{stage}-{longest}"
     if len(resource) > MAX_RESOURCE_NAME:
         raise ConfigError(

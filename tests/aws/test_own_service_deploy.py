@@ -127,6 +127,18 @@ def test_a_custom_authorizer_is_deployed_on_connect_and_removed_by_down(cli, aws
     (found,) = client.get_authorizers(ApiId=api_id)["Items"]
     assert found["IdentitySource"] == ["route.request.header.X-Key"]
 
+    # Deleted behind wsctl's back: the next up recreates it and points $connect and the
+    # permission at the new one.
+    client.delete_authorizer(ApiId=api_id, AuthorizerId=found["AuthorizerId"])
+    assert cli("up", "--config", str(service.config)).exit_code == 0
+    (recreated,) = client.get_authorizers(ApiId=api_id)["Items"]
+    assert recreated["AuthorizerId"] != found["AuthorizerId"]
+    _, _, routes = gateway()
+    assert routes["$connect"]["AuthorizerId"] == recreated["AuthorizerId"]
+    assert permission_sources("demo-test-authorize")[resources.AUTHORIZER_STATEMENT_ID].endswith(
+        f"/authorizers/{recreated['AuthorizerId']}"
+    )
+
     assert cli("down", "--config", str(service.config), "--yes").exit_code == 0
     assert client.get_apis()["Items"] == []
 

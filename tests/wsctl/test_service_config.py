@@ -260,3 +260,12 @@ def test_auth_flag_other_than_custom_drops_the_authorizer(service):
     assert spec.with_overrides(auth="token").authorizer is None
     with pytest.raises(ConfigError, match="needs an \\[authorizer\\]"):
         parse(service, CONFIG).with_overrides(auth="custom")
+
+
+def test_token_auth_counts_the_builtin_authorizer_in_name_lengths(service):
+    """auth = "token" deploys wsctl-auth too: a stack name too long for it is refused early."""
+    name = "n" * 50
+    text = CONFIG.replace('name = "chat"', f'name = "{name}"')
+    assert parse(service, text).name == name  # fits without the built-in authorizer
+    message = error(service, text.replace('stage = "dev"', 'stage = "dev"\nauth = "token"'))
+    assert f"{name}-dev-wsctl-auth" in message and "AWS allows 64" in message
