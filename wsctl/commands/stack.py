@@ -127,6 +127,8 @@ def up(
         out.print("Auth:            token (kept by wsctl; its client commands send it)")
     elif spec.auth == "iam":
         out.print("Auth:            iam (handshakes signed with AWS credentials)")
+    elif spec.auth == "custom" and spec.authorizer is not None:
+        out.print(f"Auth:            custom (authorizer {escape(spec.authorizer.function)})")
 
 
 def _up_local(spec: ServiceSpec, *, port: int, rotate_token: bool, origins: tuple[str, ...]) -> int:

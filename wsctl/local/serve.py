@@ -117,8 +117,18 @@ def _announce(service: LocalService, spec: ServiceSpec, token: str | None, reloa
             "credentials. Checked here: the signature, its scope and time. Not checked: IAM "
             "policies, which only AWS evaluates."
         )
+    if spec.auth == "custom" and spec.authorizer is not None:
+        sources = ", ".join(spec.authorizer.identity_sources) or "no identity sources"
+        out.print(
+            f"  Auth        authorizer {escape(spec.authorizer.function)} on $connect "
+            f"({escape(sources)})",
+            highlight=False,
+        )
     if reload:
-        out.print("  Reload      handlers reload when their files change")
+        out.print(
+            "  Reload      handlers reload when their files change; edits of wsctl.toml apply "
+            "to open connections"
+        )
     out.print("Connect with [bold]wsctl connect[/] in another terminal. Ctrl-C stops.")
 
 
