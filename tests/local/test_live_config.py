@@ -183,3 +183,29 @@ def test_a_stage_change_needs_a_restart_and_says_so(live):
     config.write_text(config.read_text().replace('stage = "test"', 'stage = "other"'))
     eventually(lambda: "stage changed: restart" in output.getvalue(), timeout=DEADLINE)
     assert service.spec.stage == "test"
+
+
+def test_an_env_file_edit_and_a_new_function_apply_live(live):
+    """env_file is watched too; a function added with its own module answers its new route."""
+    service, config, output = live
+    root = config.parent
+    (root / ".env").write_text("COLOR=red\n")
+    (root / "lambda_code" / "extra.py").write_text(
+        "import json\n\n\ndef shout(event, context):\n"
+        '    return {"statusCode": 200, "body": json.dumps({"route": "loud"})}\n'
+    )
+
+    async def scenario():
+        async with connect(service.url) as ws:
+            text = config.read_text().replace('stage = "test"', 'stage = "test"\nenv_file = ".env"')
+            text = text.replace(
+                "[routes]", '[functions.extra]\nhandler = "extra.shout"\n\n[routes]'
+            )
+            config.write_text(text + 'loud = { function = "extra", respond = true }\n')
+            await until(ws, "x", lambda reply: reply["color"] == "red")
+            assert (await ask(ws, "loud"))["route"] == "loud"
+            (root / ".env").write_text("COLOR=blue\n")
+            await until(ws, "x", lambda reply: reply["color"] == "blue")
+
+    asyncio.run(scenario())
+    assert "function extra added" in output.getvalue()
