@@ -4,10 +4,12 @@ environment, the built-in token authorizer: real websockets clients against Loca
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -312,3 +314,16 @@ def test_wsctl_connect_shows_the_subprotocol_the_server_chose(own_spec, cli):
         assert "Subprotocol: chat.v2 (chosen by the server)." in chosen.stderr
         none = cli("connect", f"{service.url}?key=a", "-s", "chat.v1", "-w", "0.2")
         assert "The server chose no subprotocol (offered: chat.v1)." in none.stderr
+
+
+def test_the_emulator_says_when_functions_disagree_on_a_variable(tmp_path):
+    """Two functions setting one name to different values: a one-line note naming it (never
+    the values), since one emulator process holds one environment."""
+    toml = OWN_TOML.replace('WHO_ONLY = "yes"', 'WHO_ONLY = "yes"\nGREETING = "hi-secret"')
+    spec = write_service(tmp_path / "own", toml, OWN_HANDLER)
+    output = io.StringIO()
+    with LocalService(spec, console=Console(file=output, width=400, no_color=True)):
+        pass
+    notes = [line for line in output.getvalue().splitlines() if "different values" in line]
+    assert len(notes) == 1 and "GREETING" in notes[0]
+    assert "hi-secret" not in output.getvalue()

@@ -54,3 +54,13 @@ def reread(running: ServiceSpec, as_started: ServiceSpec) -> Edit:
     if reason is not None:
         return Edit(None, error=reason)
     return Edit(new, tuple(describe_changes(running, new)))
+
+
+def conflicting_variables(spec: ServiceSpec) -> list[str]:
+    """Variable names two functions set to different values. The emulator runs every function
+    in one process with one environment, so locally they see one value for such a name."""
+    values: dict[str, set[str]] = {}
+    for function in spec.functions.values():
+        for name, value in function.environment.items():
+            values.setdefault(name, set()).add(value)
+    return sorted(name for name, seen in values.items() if len(seen) > 1)

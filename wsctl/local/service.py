@@ -29,7 +29,7 @@ from wsctl.local import dynamodb
 from wsctl.local.gateway import Gateway
 from wsctl.local.observe import Observers
 from wsctl.local.quotas import Quotas
-from wsctl.local.reconfigure import config_snapshot, reread
+from wsctl.local.reconfigure import config_snapshot, conflicting_variables, reread
 from wsctl.local.runtime import FunctionHost, code_snapshot, environment
 
 DEFAULT_REGION = "us-east-1"
@@ -152,6 +152,7 @@ class LocalService:
         try:
             self._mock = dynamodb.start_embedded_aws()
             dynamodb.create_table(self.spec, self.region)
+            self._warn_shared_environment(self.spec)
             self._functions = FunctionHost(self.spec, region=self.region, console=self.console)
             for function, error in self._functions.load().items():
                 self.console.print(
@@ -315,10 +316,21 @@ class LocalService:
         self.console.print(
             f"[green]Applied wsctl.toml[/]: {escape('; '.join(edit.changes))}", highlight=False
         )
+        self._warn_shared_environment(new)
         for function, error in errors.items():
             self.console.print(
                 f"[red]Function {escape(function)} cannot be imported[/] (its invocations fail "
                 f"until fixed): {escape(error)}",
+                highlight=False,
+            )
+
+    def _warn_shared_environment(self, spec: ServiceSpec) -> None:
+        conflicts = conflicting_variables(spec)
+        if conflicts:
+            self.console.print(
+                f"[yellow]Note:[/] functions set {escape(', '.join(conflicts))} to different "
+                "values; the emulator runs them in one process, so here they all see one value "
+                "(each sees its own when deployed).",
                 highlight=False,
             )
 
