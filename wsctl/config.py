@@ -127,6 +127,33 @@ class AuthorizerSpec:
 
 
 @dataclass(frozen=True)
+class LocalSettings:
+    """``[local]``: how ``up --local`` runs (command-line flags win). Unset: AWS's values.
+
+    Timers and quotas may be made shorter or smaller than API Gateway's, never longer or
+    larger: what works locally must work on AWS.
+    """
+
+    port: int | None = None
+    idle_timeout: float | None = None
+    max_lifetime: float | None = None
+    integration_timeout: float | None = None
+    frame_bytes: int | None = None
+    message_bytes: int | None = None
+    allow_origins: tuple[str, ...] = ()
+
+
+# [local] key -> API Gateway's value, the most it may be set to.
+LOCAL_LIMITS = {
+    "idle_timeout": 600.0,
+    "max_lifetime": 7200.0,
+    "integration_timeout": 29.0,
+    "frame_bytes": 32 * 1024,
+    "message_bytes": 128 * 1024,
+}
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """What to deploy or emulate: the stack's identity, its functions and its routes."""
 
@@ -144,6 +171,7 @@ class ServiceSpec:
     # Two-way routes: the handler's response body goes back to the caller as one frame.
     respond_routes: frozenset[str] = frozenset()
     authorizer: AuthorizerSpec | None = None
+    local: LocalSettings = field(default_factory=LocalSettings)
     # Read into each function's environment; kept so `up --local` can watch it for edits.
     env_file: Path | None = field(default=None, compare=False)
 
@@ -209,7 +237,7 @@ def parse_spec_file(path: Path) -> ServiceSpec:
 def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
     """Check a parsed wsctl.toml; the code lives in ``lambda_code/`` beside it."""
     where = str(source)
-    _only_keys(data, {"stack", "functions", "routes", "authorizer"}, where)
+    _only_keys(data, {"stack", "functions", "routes", "authorizer", "local"}, where)
     stack = _table(data, "stack", where)
     _only_keys(
         stack,
@@ -267,7 +295,33 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
         respond_routes=frozenset(respond_routes),
         authorizer=authorizer,
         env_file=_env_file_path(stack, source),
+        local=_local(_table(data, "local", where), where),
     )
+
+
+def _local(table: Mapping[str, Any], where: str) -> LocalSettings:
+    """``[local]``: a port, timers and quotas no larger than AWS's, and allowed origins."""
+    _only_keys(table, {"port", "allow_origins", *LOCAL_LIMITS}, f"{where} [local]")
+    values: dict[str, Any] = {}
+    if "port" in table:
+        values["port"] = _integer(table, "port", "local", where, 0, 65535, default=0)
+    for key, limit in LOCAL_LIMITS.items():
+        if key not in table:
+            continue
+        value = table[key]
+        whole = isinstance(limit, int)
+        allowed = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed) or not 0 < value <= limit:
+            unit = "bytes" if whole else "seconds"
+            raise ConfigError(
+                f"{where} [local] {key}: must be a number of {unit} above 0 and at most "
+                f"{limit:g} (API Gateway's value: what works locally must work on AWS)"
+            )
+        values[key] = value
+    origins = table.get("allow_origins", [])
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise ConfigError(f"{where} [local] allow_origins: must be a list of origins")
+    return LocalSettings(**values, allow_origins=tuple(origins))
 
 
 def _env_file_path(stack: Mapping[str, Any], source: Path) -> Path | None:

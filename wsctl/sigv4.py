@@ -292,11 +292,14 @@ def _recomputed_signature(
     pairs: list[tuple[str, str]],
     credentials: ReadOnlyCredentials,
     region: str,
+    body: bytes = b"",
 ) -> str | SignatureCheck:
     names = [name for name in signed.signed_headers.split(";") if name]
     if "host" not in names:
         return _reject("the signature does not cover the Host header")
-    request = AWSRequest(method=method.upper(), url=f"http://{host}{signed.canonical_target}")
+    request = AWSRequest(
+        method=method.upper(), url=f"http://{host}{signed.canonical_target}", data=body
+    )
     for name in names:
         values = [value for key, value in pairs if key.lower() == name]
         if not values:
@@ -319,10 +322,12 @@ def verify_handshake(
     region: str,
     *,
     now: dt.datetime | None = None,
+    body: bytes = b"",
 ) -> SignatureCheck:
     """Check the SigV4 signature of a handshake ``method path`` with ``headers``.
 
-    ``path`` is the request target as received (path and query). The signature is recomputed
+    ``path`` is the request target as received (path and query); ``body`` the request's body
+    (the @connections API's POST signs its payload too). The signature is recomputed
     by botocore from ``credentials`` (this machine's) and compared in constant time. See the
     module docstring for what a pass does and does not prove.
     """
@@ -338,7 +343,7 @@ def verify_handshake(
         problem = _check_time(signed, now or dt.datetime.now(dt.UTC))
     if problem is not None:
         return problem
-    expected = _recomputed_signature(method, host, signed, pairs, credentials, region)
+    expected = _recomputed_signature(method, host, signed, pairs, credentials, region, body)
     if isinstance(expected, SignatureCheck):
         return expected
     if not hmac.compare_digest(expected.encode(), signed.signature.encode()):

@@ -4,8 +4,10 @@ integration timeout, $disconnect for every admitted connection, the idle timer's
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
+import urllib.error
 import urllib.request
 
 import pytest
@@ -189,3 +191,39 @@ def test_incoming_messages_keep_a_connection_past_the_idle_timeout(recorder_spec
                 assert ws.close_code == 1001
 
         asyncio.run(scenario())
+
+
+def test_management_api_requires_sigv4_under_iam(recorder_spec):
+    """auth = "iam": a signed @connections POST (boto3 with this machine's credentials) is
+    delivered; the same request unsigned gets 403 ForbiddenException."""
+    import boto3
+
+    from wsctl import sigv4
+
+    spec = dataclasses.replace(recorder_spec, auth="iam")
+    credentials = sigv4.session_credentials()
+
+    async def scenario(service):
+        headers = sigv4.sign_handshake(service.url, credentials, "us-east-1")
+        async with connect(service.url, additional_headers=headers) as ws:
+            (cid,) = await connection_ids(spec, [ws])
+            client = boto3.client(
+                "apigatewaymanagementapi",
+                endpoint_url=f"http://127.0.0.1:{service.port}/{spec.stage}",
+                region_name="us-east-1",
+                aws_access_key_id=credentials.access_key,
+                aws_secret_access_key=credentials.secret_key,
+                aws_session_token=credentials.token,
+            )
+            await asyncio.to_thread(client.post_to_connection, ConnectionId=cid, Data=b"signed")
+            assert await asyncio.wait_for(ws.recv(), 5) == "signed"
+            unsigned = urllib.request.Request(
+                f"{service.management_url}/{cid}", data=b"unsigned", method="POST"
+            )
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                await asyncio.to_thread(urllib.request.urlopen, unsigned)
+            assert refused.value.code == 403
+            assert refused.value.headers["x-amzn-ErrorType"] == "ForbiddenException"
+
+    with LocalService(spec) as service:
+        asyncio.run(scenario(service))

@@ -13,6 +13,7 @@ import time
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.local.conftest import events_of, eventually, next_json
 from wsctl import state
@@ -175,3 +176,24 @@ def test_settle_heap_freezes_the_startup_heap_and_collects_less_often():
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_up_local_takes_timers_from_the_local_table(tmp_path):
+    """[local] idle_timeout in wsctl.toml reaches `wsctl up --local` (an idle client is
+    closed 1001), and with auth none the emulator says so once."""
+    from tests.auth.local_process import up_local
+    from tests.local.conftest import RECORDER_HANDLER, RECORDER_TOML, write_service
+
+    toml = RECORDER_TOML + "\n[local]\nidle_timeout = 0.5\n"
+    spec = write_service(tmp_path / "svc", toml, RECORDER_HANDLER)
+    with up_local(spec.stack, tmp_path / "svc") as running:
+
+        async def scenario():
+            async with connect(running.record.url) as ws:
+                with pytest.raises(ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), 20)
+                return ws.close_code
+
+        assert asyncio.run(scenario()) == 1001
+        output = running.wait_for_output("Connect with")
+    assert output.count("Auth        none") == 1

@@ -326,3 +326,37 @@ def test_an_auth_flag_without_a_connect_route_is_refused(service):
     spec = parse_spec(tomllib.loads(text), service / "wsctl.toml")
     with pytest.raises(ConfigError, match=r"--auth 'iam': needs a '\$connect' route"):
         spec.with_overrides(auth="iam")
+
+
+def test_local_table_sets_port_timers_quotas_and_origins(service):
+    """[local]: port, timers (seconds), quotas (bytes) and allowed origins are read."""
+    data = tomllib.loads(
+        CONFIG
+        + "\n[local]\nport = 9001\nidle_timeout = 2.5\nmax_lifetime = 60\n"
+        + "integration_timeout = 5\nmessage_bytes = 65536\n"
+        + 'allow_origins = ["http://localhost:3000"]\n'
+    )
+    local = parse_spec(data, service / "wsctl.toml").local
+    assert (local.port, local.idle_timeout, local.max_lifetime) == (9001, 2.5, 60)
+    assert (local.integration_timeout, local.message_bytes) == (5, 65536)
+    assert local.frame_bytes is None
+    assert local.allow_origins == ("http://localhost:3000",)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("idle_timeout = 601", "[local] idle_timeout: must be a number of seconds above 0"),
+        ("integration_timeout = 0", "at most 29"),
+        ("message_bytes = 131073", "[local] message_bytes: must be a number of bytes"),
+        ("frame_bytes = 1.5", "[local] frame_bytes"),
+        ("port = 70000", "[local] port: must be a whole number from 0 to 65535"),
+        ("allow_origins = 'x'", "[local] allow_origins: must be a list"),
+        ("idle = 3", "[local]: unknown key 'idle'"),
+    ],
+)
+def test_local_table_refuses_more_than_aws_and_unknown_keys(service, line, expected):
+    """[local] values above API Gateway's, of the wrong type, or unknown: one line."""
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(tomllib.loads(CONFIG + f"\n[local]\n{line}\n"), service / "wsctl.toml")
+    assert expected in str(caught.value) and "\n" not in str(caught.value)

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -34,6 +34,7 @@ from wsctl.options import (
 
 if TYPE_CHECKING:
     from wsctl.aws.awsclient import AwsClient
+    from wsctl.local.quotas import Quotas
 
 AuthOpt = Annotated[
     str | None,
@@ -47,7 +48,34 @@ AuthOpt = Annotated[
 RotateTokenOpt = Annotated[
     bool, typer.Option("--rotate-token", help="With --auth token: replace the stack's token.")
 ]
-PortOpt = Annotated[int, typer.Option("--port", help="With --local: the port (0 picks one).")]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--port",
+        help="With --local: the port (0 picks one). Default: \\[local] port, else 8765.",
+        show_default=False,
+    ),
+]
+DEFAULT_LOCAL_PORT = 8765
+
+
+def _seconds_opt(flag: str, what: str) -> Any:
+    return Annotated[
+        float | None,
+        typer.Option(
+            flag,
+            metavar="SECONDS",
+            help=f"With --local: {what} (at most API Gateway's; default: \\[local], else AWS's).",
+            show_default=False,
+        ),
+    ]
+
+
+IdleTimeoutOpt = _seconds_opt("--idle-timeout", "close connections idle this long (1001)")
+MaxLifetimeOpt = _seconds_opt("--max-lifetime", "close connections this old (1001)")
+IntegrationTimeoutOpt = _seconds_opt(
+    "--integration-timeout", "how long the gateway waits for a function"
+)
 AllowOriginOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -85,14 +113,32 @@ def up(
     auth_mode: AuthOpt = None,
     rotate_token: RotateTokenOpt = False,
     local: LocalOpt = False,
-    port: PortOpt = 8765,
+    port: PortOpt = None,
     allow_origin: AllowOriginOpt = None,
+    idle_timeout: IdleTimeoutOpt = None,
+    max_lifetime: MaxLifetimeOpt = None,
+    integration_timeout: IntegrationTimeoutOpt = None,
 ) -> None:
     """Create or update the stack on AWS (or run it here with --local), then print its URL."""
     spec = resolve_spec(config, name=name, stage=stage, region=region, auth=auth_mode)
     if local:
-        origins = _allowed_origins(allow_origin or [])
-        raise typer.Exit(_up_local(spec, port=port, rotate_token=rotate_token, origins=origins))
+        from wsctl.local.quotas import quotas_for
+
+        origins = _allowed_origins([*spec.local.allow_origins, *(allow_origin or [])])
+        quotas = quotas_for(
+            spec.local,
+            idle_timeout=idle_timeout,
+            max_lifetime=max_lifetime,
+            integration_timeout=integration_timeout,
+        )
+        if port is None:
+            port = spec.local.port if spec.local.port is not None else DEFAULT_LOCAL_PORT
+        raise typer.Exit(
+            _up_local(spec, port=port, rotate_token=rotate_token, origins=origins, quotas=quotas)
+        )
+    timers = (idle_timeout, max_lifetime, integration_timeout)
+    if port is not None or any(value is not None for value in timers):
+        raise ConfigError("--port and the timer options apply to up --local.")
     if allow_origin:
         raise ConfigError("--allow-origin applies to up --local (API Gateway checks no Origin).")
     token_digest = None
@@ -131,10 +177,19 @@ def up(
         out.print(f"Auth:            custom (authorizer {escape(spec.authorizer.function)})")
 
 
-def _up_local(spec: ServiceSpec, *, port: int, rotate_token: bool, origins: tuple[str, ...]) -> int:
+def _up_local(
+    spec: ServiceSpec,
+    *,
+    port: int,
+    rotate_token: bool,
+    origins: tuple[str, ...],
+    quotas: Quotas,
+) -> int:
     serve = _local_serve()
     token = auth.ensure_token(spec.stack, rotate=rotate_token) if spec.auth == "token" else None
-    return serve.run_foreground(spec, port=port, auth_token=token, allow_origins=origins)
+    return serve.run_foreground(
+        spec, port=port, auth_token=token, allow_origins=origins, quotas=quotas
+    )
 
 
 def _allowed_origins(values: list[str]) -> tuple[str, ...]:

@@ -76,7 +76,10 @@ class GatewayConnection(ServerConnection):
         super().__init__(*args, **kwargs)
         gateway = self.gateway
         self._first: FirstRequest | None = FirstRequest(
-            gateway.spec.stage, gateway.backend, gateway.quotas.message_bytes
+            gateway.spec.stage,
+            gateway.backend,
+            gateway.quotas.message_bytes,
+            gateway.check_management_signature if gateway.iam_credentials is not None else None,
         )
 
     async def handshake(self, *args: Any, **kwargs: Any) -> None:
@@ -176,6 +179,24 @@ class Gateway:
         self.lambdas = LocalLambda(self, loop)
         hooks.register_lambda(self.lambdas)
         self._sweeper = asyncio.create_task(self._sweep())
+
+    def check_management_signature(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> str | None:
+        """With auth = "iam", the @connections API takes SigV4-signed requests only (AWS
+        requires execute-api:ManageConnections of a signed caller); why not, else None."""
+        check = sigv4.verify_handshake(
+            method, target, headers, self.iam_credentials, self.region, body=body
+        )
+        if check.ok:
+            return None
+        self.functions.console.print(
+            f"[yellow]@connections request refused (AWS_IAM):[/] {escape(check.reason)}",
+            highlight=False,
+        )
+        if not any(name.lower() == "authorization" for name, _ in headers):
+            return "Missing Authentication Token"
+        return "The request signature we calculated does not match the signature you provided."
 
     async def close_all(self) -> int:
         """Close every connection with 1001 and wait until each one's $disconnect has run."""

@@ -8,6 +8,7 @@ bytes untouched, to websockets for the opening handshake.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import unquote, urlsplit
@@ -24,6 +25,10 @@ from wsctl.local.connections import (
 
 # Enough for any sane request line and headers; beyond that websockets' own limits answer.
 _MAX_HEAD = 16 * 1024
+
+
+# (method, target, headers, body) -> why the request's signature is refused, or None.
+SignatureChecker = Callable[[str, str, list[tuple[str, str]], bytes], str | None]
 
 
 class Verdict(Enum):
@@ -54,8 +59,16 @@ def management_target(target: str, stage: str) -> str | None:
 class FirstRequest:
     """Reads a TCP connection's first request and either answers it or passes it on."""
 
-    def __init__(self, stage: str, backend: ConnectionsBackend, max_payload: int) -> None:
+    def __init__(
+        self,
+        stage: str,
+        backend: ConnectionsBackend,
+        max_payload: int,
+        check_signature: SignatureChecker | None = None,
+    ) -> None:
         self._stage = stage
+        # With auth = "iam": every request must be signed (SigV4), as on AWS.
+        self._check_signature = check_signature
         self._backend = backend
         self._max_payload = max_payload
         self._parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
@@ -106,6 +119,15 @@ class FirstRequest:
         assert self._request is not None
         method = self._request.method.decode("ascii", "replace").upper()
         try:
+            if self._check_signature is not None:
+                refusal = self._check_signature(
+                    method,
+                    self._request.target.decode("latin-1"),
+                    [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._request.headers],
+                    bytes(self._body),
+                )
+                if refusal is not None:
+                    raise ForbiddenError(refusal)
             if not self._connection_id or "/" in self._connection_id:
                 raise ForbiddenError("Missing Authentication Token")
             if method == "POST":

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
+
+from wsctl.config import LOCAL_LIMITS, LocalSettings
+from wsctl.errors import ConfigError
 
 KIB = 1024
 
@@ -30,3 +34,25 @@ class Quotas:
     def sweep_interval(self) -> float:
         """How often to look for idle or expired connections: a fraction of the shorter timer."""
         return min(1.0, max(0.02, min(self.idle_timeout, self.max_lifetime) / 10))
+
+
+def quotas_for(settings: LocalSettings, **flags: Any) -> Quotas:
+    """The quotas ``up --local`` runs with: command-line ``flags`` (None: unset) over
+    ``[local]``, over API Gateway's. A flag above AWS's value is a one-line error."""
+    values: dict[str, Any] = {}
+    for key in LOCAL_LIMITS:
+        from_file = getattr(settings, key)
+        if from_file is not None:
+            values[key] = from_file
+    for key, value in flags.items():
+        if value is None:
+            continue
+        limit = LOCAL_LIMITS[key]
+        if not 0 < value <= limit:
+            option = "--" + key.replace("_", "-")
+            raise ConfigError(
+                f"{option} {value:g}: must be above 0 and at most {limit:g} (API Gateway's "
+                "value: what works locally must work on AWS)"
+            )
+        values[key] = value
+    return replace(Quotas(), **values)

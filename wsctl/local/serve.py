@@ -124,6 +124,11 @@ def _announce(service: LocalService, spec: ServiceSpec, token: str | None, reloa
             f"({escape(sources)})",
             highlight=False,
         )
+    if spec.auth == "none":
+        out.print(
+            "  Auth        none: any program on this machine can connect (browsers only from "
+            "the allowed origins); --auth token or iam requires credentials"
+        )
     if reload:
         out.print(
             "  Reload      handlers reload when their files change; edits of wsctl.toml apply "
