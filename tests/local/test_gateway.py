@@ -54,6 +54,19 @@ def test_event_shapes_per_event_type(recorder):
     assert disconnect["requestContext"]["disconnectReason"] == "bye"
 
 
+def test_repeated_user_agent_is_combined_not_a_server_error(recorder):
+    """Two User-Agent headers: the handshake succeeds and identity.userAgent joins them."""
+
+    async def scenario():
+        headers = [("User-Agent", "first/1"), ("User-Agent", "second/2")]
+        async with connect(recorder.url, additional_headers=headers, user_agent_header=None):
+            pass
+
+    run(scenario())
+    context = events_of(recorder.spec, "CONNECT")[0]["requestContext"]
+    assert context["identity"]["userAgent"] == "first/1, second/2"
+
+
 def test_route_selection_end_to_end(recorder):
     """Matching action → its route; non-JSON → $default; binary: close 1003, as on AWS."""
 

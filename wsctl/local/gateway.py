@@ -252,7 +252,8 @@ class Gateway:
             connection_id=events.new_id(),
             connected_at=now_ms(),
             source_ip=remote[0] if remote else "127.0.0.1",
-            user_agent=request.headers.get("User-Agent"),
+            # Repeated, a header's values combine with commas (RFC 9110, 5.3); .get() raises.
+            user_agent=", ".join(request.headers.get_all("User-Agent")) or None,
         )
         websocket.peer = peer
         if self.iam_credentials is not None:
