@@ -100,6 +100,7 @@ def _segmented(endpoint: str, context: Any) -> Any:
         invoke=segments.invoker(aws_clients.lambda_client, function_name),
         remaining_ms=remaining or (lambda: DEFAULT_REMAINING_MS),
         size=segments.segment_size(),
+        rps=segments.account_rps(),
     )
 
 

@@ -15,6 +15,12 @@ own timeout).
   ``SAMPLE_SEGMENTS``: DynamoDB's ``ItemCount`` is refreshed only every six hours or so), makes
   one segment per ``FANOUT_SEGMENT_SIZE`` connections, writes a counter record and dispatches
   the segments from a few threads.
+- **The account's throttle.** API Gateway throttles every API of an account and region
+  together, WebSocket callbacks (posts) included: 10,000 requests per second by default, with a
+  token bucket for bursts (API Gateway developer guide, "Amazon API Gateway quotas"). Segments
+  all posting at full speed would mostly be refused (429) and give up after their retries, so
+  each paces its posts at its share, ``RATE_SHARE`` of ``FANOUT_ACCOUNT_RPS`` divided among the
+  broadcast's segments; benchmarks/fanout.py models both.
 - **Budget.** A segment stops taking connections when its remaining time falls to a reserve
   (a quarter of it, at least 3 s, at most half), lets the posts in flight finish, and invokes a
   continuation of itself from the key of the last item it took (``ExclusiveStartKey`` with the
@@ -61,6 +67,11 @@ from connection_store import FAN_OUT_ATTRIBUTES, RESERVED_PREFIX, ConnectionStor
 logger = logging.getLogger("wsctl.service")
 
 SEGMENT_SIZE_ENV = "FANOUT_SEGMENT_SIZE"
+ACCOUNT_RPS_ENV = "FANOUT_ACCOUNT_RPS"
+# API Gateway's default throttle per account and region (raise it here if AWS raised yours).
+DEFAULT_ACCOUNT_RPS = 10_000
+# What one broadcast's segments may use of it: replies, connects and other APIs need the rest.
+RATE_SHARE = 0.9
 # Connections per segment. benchmarks/fanout.py: at 20 ms a post, 64 workers and 1,769 MB, a
 # segment of 10,000 posts in ~4-5 s alone, so 100,000 connections (10 segments) finish within
 # the 15 s target under API Gateway's 10,000 posts/s account throttle; at 512 MB (~0.3 vCPU)
@@ -81,24 +92,34 @@ JOB_KEY = "wsctlBroadcastSegment"
 Invoke = Callable[[dict[str, Any]], None]
 
 
-def segment_size(environ: Mapping[str, str] = os.environ) -> int:
-    """``FANOUT_SEGMENT_SIZE``, or the default when unset or not a positive whole number."""
-    raw = environ.get(SEGMENT_SIZE_ENV)
+def _setting(environ: Mapping[str, str], name: str, default: int) -> int:
+    """A positive whole number from the environment, else ``default`` (and a warning)."""
+    raw = environ.get(name)
     if raw is None:
-        return DEFAULT_SEGMENT_SIZE
+        return default
     try:
         value = int(raw)
     except ValueError:
         value = 0
     if value < 1:
-        logger.warning(
-            "%s=%r is not a positive whole number; using %d",
-            SEGMENT_SIZE_ENV,
-            raw,
-            DEFAULT_SEGMENT_SIZE,
-        )
-        return DEFAULT_SEGMENT_SIZE
+        logger.warning("%s=%r is not a positive whole number; using %d", name, raw, default)
+        return default
     return value
+
+
+def segment_size(environ: Mapping[str, str] = os.environ) -> int:
+    """``FANOUT_SEGMENT_SIZE``, or the default when unset or not a positive whole number."""
+    return _setting(environ, SEGMENT_SIZE_ENV, DEFAULT_SEGMENT_SIZE)
+
+
+def account_rps(environ: Mapping[str, str] = os.environ) -> int:
+    """``FANOUT_ACCOUNT_RPS``: the account's API Gateway throttle, default 10,000."""
+    return _setting(environ, ACCOUNT_RPS_ENV, DEFAULT_ACCOUNT_RPS)
+
+
+def segment_rate(rps: int, segments: int) -> float:
+    """Posts per second one of ``segments`` may make: its share of the account's throttle."""
+    return rps * RATE_SHARE / segments
 
 
 def segment_count(estimate: int, size: int) -> int:
@@ -125,6 +146,7 @@ class Job:
     endpoint: str
     data: bytes
     expected: int  # the planned connections per segment, for a segment that is lost
+    rate: float  # posts per second, at most
     hop: int = 0
     start_key: dict[str, Any] | None = None
 
@@ -144,6 +166,7 @@ class Job:
                 "endpoint": self.endpoint,
                 "data": base64.b64encode(self.data).decode("ascii"),
                 "expected": self.expected,
+                "rate": self.rate,
                 "hop": self.hop,
                 "startKey": self.start_key,
             }
@@ -160,6 +183,7 @@ class Job:
             endpoint=body["endpoint"],
             data=base64.b64decode(body["data"]),
             expected=int(body["expected"]),
+            rate=float(body["rate"]),
             hop=int(body.get("hop", 0)),
             start_key=body.get("startKey") or None,
         )
@@ -277,6 +301,7 @@ class Segments:
     invoke: Invoke
     remaining_ms: Callable[[], int]
     size: int = DEFAULT_SEGMENT_SIZE
+    rps: int = DEFAULT_ACCOUNT_RPS
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
@@ -296,8 +321,9 @@ class Segments:
         total = segment_count(estimate, self.size)
         counter_key = f"{RESERVED_PREFIX}broadcast#{uuid.uuid4()}"
         counter = Counter(self.dynamodb, self.store.table, counter_key)
+        expected, rate = math.ceil(estimate / total), segment_rate(self.rps, total)
         jobs = [
-            Job(counter_key, index, total, sender, endpoint, data, math.ceil(estimate / total))
+            Job(counter_key, index, total, sender, endpoint, data, expected, rate)
             for index in range(total)
         ]
         try:
@@ -413,6 +439,7 @@ class Segments:
         left in ``cursor`` for the run to count the rest as failed.
         """
         now = self.clock()
+        paced_from, yielded = self.monotonic(), 0
         while True:
             try:
                 page = self.store.page(
@@ -431,6 +458,11 @@ class Segments:
                 cursor.taken += 1
                 connection_id = live_id(item, now)
                 if connection_id is not None:
+                    # The fan-out takes ids as its workers free up: spacing them paces posts.
+                    wait = paced_from + yielded / job.rate - self.monotonic()
+                    if wait > 0:
+                        self.sleep(wait)
+                    yielded += 1
                     yield connection_id
             if page.last_key is None:
                 return

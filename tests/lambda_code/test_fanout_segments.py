@@ -72,8 +72,7 @@ def make_segments(aws, jobs: Jobs, *, size: int = 50, remaining_ms: int = 29_000
         invoke=jobs.invoke,
         remaining_ms=lambda: remaining_ms,
         size=size,
-        sleep=lambda _: None,
-        **extra,
+        **{"sleep": lambda _: None, **extra},
     )
 
 
@@ -112,6 +111,14 @@ def test_segment_size_comes_from_the_environment_with_a_default(environ, expecte
     assert segments.segment_size(environ) == expected
 
 
+def test_the_account_rate_is_a_setting_shared_among_segments():
+    """FANOUT_ACCOUNT_RPS (default API Gateway's 10,000) times RATE_SHARE, split evenly."""
+    assert segments.account_rps({}) == 10_000
+    assert segments.account_rps({"FANOUT_ACCOUNT_RPS": "2500"}) == 2500
+    assert segments.account_rps({"FANOUT_ACCOUNT_RPS": "x"}) == 10_000
+    assert segments.segment_rate(10_000, 10) == pytest.approx(900)
+
+
 def test_segment_count_is_one_per_size_within_bounds():
     """ceil(estimate / size) segments, at least two, at most MAX_SEGMENTS."""
     assert segments.segment_count(301, 50) == 7
@@ -128,7 +135,9 @@ def test_the_reserve_is_a_quarter_at_least_three_seconds_at_most_half():
 
 def test_a_job_survives_its_trip_through_invoke():
     """A job's event (JSON, frame base64) reads back as the same job."""
-    job = segments.Job("wsctl#b", 3, 7, SENDER, ENDPOINT, b"\x00\xff{}", 43, 2, {"k": {"S": "x"}})
+    job = segments.Job(
+        "wsctl#b", 3, 7, SENDER, ENDPOINT, b"\x00\xff{}", 43, 128.6, 2, {"k": {"S": "x"}}
+    )
     assert segments.Job.from_event(json.loads(json.dumps(job.to_event()))) == job
     assert segments.is_job(job.to_event())
     assert not segments.is_job(message_event(SENDER, {"action": "broadcast", "message": 1}))
@@ -185,7 +194,9 @@ def test_a_job_delivered_twice_runs_once(aws, gateway):
     jobs.run_all(lambda: make_segments(aws, jobs), order=lambda events: events + events[:1])
     assert broadcasts_received(gateway) == Tally(ids(120))
     assert [a["delivered"] for a in acks(gateway)] == [120]
-    late = segments.Job.from_event(segments.Job("x", 0, 3, SENDER, ENDPOINT, DATA, 40).to_event())
+    late = segments.Job.from_event(
+        segments.Job("x", 0, 3, SENDER, ENDPOINT, DATA, 40, 3000.0).to_event()
+    )
     make_segments(aws, jobs).run(late)
     assert counter_records(aws) == set()
 
@@ -209,6 +220,45 @@ def test_a_segment_near_its_budget_continues_itself_and_never_passes_it(aws, gat
     assert broadcasts_received(gateway) == Tally(ids(300))
     assert [(a["delivered"], a["failed"]) for a in acks(gateway)] == [(300, 0)]
     assert counter_records(aws) == set()
+
+
+class SleepClock:
+    """A monotonic clock that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_segments_pace_their_posts_at_their_share_of_the_account_rate(aws, gateway):
+    """300 connections, 6 segments, an account rate of 60/s: each segment posts at 9 per
+    second (0.9 x 60 / 6), so its ~50 posts take ~5.5 s of pacing, inside its budget."""
+    seed(aws, ids(300))
+    jobs = Jobs()
+    make_segments(aws, jobs, rps=60).broadcast(SENDER, ENDPOINT, DATA)
+    assert [segments.Job.from_event(e).rate for e in jobs.events] == [pytest.approx(9.0)] * 6
+    clocks: list[SleepClock] = []
+
+    def make():
+        clocks.append(SleepClock())
+        return make_segments(aws, jobs, rps=60, monotonic=clocks[-1], sleep=clocks[-1].sleep)
+
+    ran = jobs.run_all(make)
+    assert all(job.hop == 0 for job in ran)
+    posted = Tally(job.segment for job in ran)
+    for clock, job in zip(clocks, ran, strict=True):
+        in_segment = ConnectionStore(aws, TABLE).count_live(0, segment=(job.segment, 6))
+        # n posts at 9/s: the last starts (n - 1) / 9 s after the first.
+        assert clock.now == pytest.approx((in_segment - 1) / 9, abs=0.2)
+    assert sum(posted.values()) == 6
+    assert [(a["delivered"], a["failed"]) for a in acks(gateway)] == [(300, 0)]
 
 
 def test_a_segment_out_of_hops_counts_the_rest_as_failed(aws, gateway, monkeypatch):
