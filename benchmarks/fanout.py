@@ -1,6 +1,8 @@
-"""Fan-out benchmark: broadcast to 10,000 connections whose posts each take 20 ms.
+"""Fan-out benchmark: broadcast to 10,000 connections whose posts each take 20 ms, measured;
+then 100,000 and 1,000,000 in segments, simulated from that measurement.
 
     .venv/bin/python benchmarks/fanout.py [--connections 10000] [--latency-ms 20]
+        [--scale 100000 1000000] [--memory 1769 512]
 
 Only the network is simulated, through botocore hooks on the handler's own clients:
 
@@ -15,7 +17,14 @@ Measured in one run:
 - the service's ``broadcast`` handler end to end (scan every page, fan out, ack the sender);
 - ``fanout.fan_out`` alone at several worker counts, to show why the bound is what it is.
 
-Prints a table; exits 1 if the handler misses the target of 2,000 posts/s.
+Then the segmented broadcast at scale (``fanout_model``: every post simulated in virtual
+time, each segment with its own CPU scaled to the function's memory, all sharing API
+Gateway's account throttle), with the CPU per post measured above, beside the seed's
+one-at-a-time pattern and one invocation without segments.
+
+Prints tables; exits 1 if a target is missed: 2,000 posts/s for the handler; 100,000
+connections delivered within 15 s at 1,769 MB; 1,000,000 with no invocation past 25 s and
+nothing lost.
 """
 
 from __future__ import annotations
@@ -45,10 +54,14 @@ os.environ.pop("WSCTL_TOKEN_SHA256", None)
 
 import aws_clients  # noqa: E402
 import fanout  # noqa: E402
+import fanout_model  # noqa: E402
 import handler  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
 TARGET_POSTS_PER_SECOND = 2000
+TARGET_100K_SECONDS = 15.0  # 100,000 connections at 1,769 MB (the throttle alone allows 10 s)
+TARGET_LONGEST_INVOCATION = 25.0  # 1,000,000 connections: no invocation past this
+INTEGRATION_TIMEOUT = 29.0
 NAIVE_SAMPLE = 200
 SCAN_PAGE_BYTES = 1024 * 1024
 SCAN_PAGE_SECONDS = 0.1
@@ -158,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--workers", type=int, nargs="*", default=[16, 32, 64, 128])
+    parser.add_argument("--scale", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--memory", type=int, nargs="*", default=[1769, 512])
     args = parser.parse_args(argv)
     count, latency = args.connections, args.latency_ms / 1000
 
@@ -199,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"broadcast did not reach everyone: {ack}", file=sys.stderr)
         return 1
     handler_rate = posted / wall
+    cpu_per_post = cpu / posted
     rows.append(
         (
             f"broadcast handler, {fanout.FAN_OUT_WORKERS} workers "
@@ -237,7 +253,123 @@ def main(argv: list[str] | None = None) -> int:
         f"{'met' if met else 'MISSED'} ({handler_rate:,.0f} posts/s, "
         f"{handler_rate / naive_rate:.1f}x the naive loop)"
     )
+    if args.scale:
+        met = scale(args, cpu_per_post, naive_rate, handler_rate) and met
     return 0 if met else 1
+
+
+def scale(args: argparse.Namespace, cpu_per_post: float, naive: float, one: float) -> bool:
+    """The segmented broadcast at 100,000 and 1,000,000 connections, simulated; True when
+    every target is met."""
+    latency = args.latency_ms / 1000
+    print(
+        f"\nSegmented broadcast at scale, simulated ({fanout_model.__name__}.py): every post in "
+        f"virtual time, {latency * 1000:g} ms each, {fanout_model.WORKERS} workers per "
+        f"segment, CPU {cpu_per_post * 1000:.3f} ms/post (measured above, the handler's) "
+        f"scaled by memory / {fanout_model.LAMBDA_FULL_VCPU_MB} MB; all segments share one "
+        f"token bucket of {fanout_model.ACCOUNT_RPS:,}/s, burst {fanout_model.ACCOUNT_BURST:,} "
+        f"(429 retried as fanout.post does).\n"
+        "Delivered in = dispatch (probe page, sample, counter, Invoke calls) + the slowest "
+        "segment, from its dispatch to its last post, continuations included.\n"
+    )
+    header = ("run", "segs", "dispatch s", "slowest s", "delivered in", "longest inv s")
+    header += ("invs", "429s", "failed")
+    widths = (46, 5, 10, 9, 12, 13, 6, 8, 7)
+    print(_line(header, widths))
+    print("  ".join("-" * width for width in widths))
+    outcomes: dict[tuple[int, int, bool], fanout_model.Outcome] = {}
+    runs = [(n, memory, True) for n in args.scale for memory in args.memory]
+    runs += [(n, max(args.memory), False) for n in args.scale]  # what pacing prevents
+    for n, memory, paced in runs:
+        outcome = fanout_model.simulate(
+            n, memory_mb=memory, cpu_per_post=cpu_per_post, latency=latency, paced=paced
+        )
+        outcomes[(n, memory, paced)] = outcome
+        name = f"{n:,} at {memory} MB{'' if paced else ', segments unpaced'}"
+        cells = (
+            name,
+            f"{len(outcome.segments)}",
+            f"{outcome.dispatch_seconds:.2f}",
+            f"{outcome.slowest_segment:.2f}",
+            f"{outcome.delivered_in:.2f}",
+            f"{outcome.longest_invocation:.2f}",
+            f"{outcome.invocations:,}",
+            f"{outcome.throttled:,}",
+            f"{outcome.failed:,}",
+        )
+        print(_line(cells, widths), flush=True)
+    for n in args.scale:
+        for name, rate in (
+            ("seed's one-at-a-time loop", naive),
+            ("one invocation, no segments", one),
+        ):
+            seconds = f"{n / rate:,.1f}"
+            cells = (f"{n:,}: {name} (measured rate)", "-", "-", "-", seconds, seconds, "1")
+            print(_line((*cells, "-", "-"), widths))
+    print(
+        f"(inside API Gateway's {INTEGRATION_TIMEOUT:g} s integration timeout: one-at-a-time "
+        f"reaches {INTEGRATION_TIMEOUT * naive:,.0f} connections, one invocation "
+        f"{INTEGRATION_TIMEOUT * one:,.0f})"
+    )
+    for (_, memory, paced), outcome in outcomes.items():
+        if paced and memory == max(args.memory):
+            print_segments(outcome)
+    return print_targets(outcomes, args)
+
+
+def print_segments(outcome: fanout_model.Outcome) -> None:
+    print(f"\nPer segment, {outcome.connections:,} connections at {outcome.memory_mb} MB:")
+    widths = (7, 11, 12, 11, 13, 8, 11)
+    header = ("segment", "connections", "dispatched", "finished s", "invocations", "429s")
+    print(_line((*header, "longest s"), widths))
+    print("  ".join("-" * width for width in widths))
+    shown = sorted(outcome.segments, key=lambda s: s.finished - s.dispatched)
+    if len(shown) > 12:
+        low, median, high = fanout_model.finish_spread(outcome)
+        print(
+            f"({len(shown)} segments; finish from dispatch: min {low:.2f} s, median "
+            f"{median:.2f} s, max {high:.2f} s; the 3 fastest and 5 slowest:)"
+        )
+        shown = shown[:3] + shown[-5:]
+    for figures in shown:
+        cells = (
+            f"{figures.segment}",
+            f"{figures.connections:,}",
+            f"{figures.dispatched:.2f}",
+            f"{figures.finished:.2f}",
+            f"{len(figures.runs)}",
+            f"{figures.throttled:,}",
+            f"{figures.longest_run:.2f}",
+        )
+        print(_line(cells, widths))
+
+
+def print_targets(
+    outcomes: dict[tuple[int, int, bool], fanout_model.Outcome], args: argparse.Namespace
+) -> bool:
+    print()
+    met = True
+    hundred_k = outcomes.get((100_000, 1769, True))
+    if hundred_k is not None:
+        ok = hundred_k.delivered_in <= TARGET_100K_SECONDS and hundred_k.failed == 0
+        met = met and ok
+        print(
+            f"target 100,000 delivered within {TARGET_100K_SECONDS:g} s at 1,769 MB: "
+            f"{'met' if ok else 'MISSED'} ({hundred_k.delivered_in:.2f} s, "
+            f"{hundred_k.failed} failed; the throttle alone allows "
+            f"{100_000 / fanout_model.ACCOUNT_RPS:g} s)"
+        )
+    million = [o for (n, _, paced), o in outcomes.items() if n == 1_000_000 and paced]
+    for outcome in million:
+        ok = outcome.longest_invocation <= TARGET_LONGEST_INVOCATION and outcome.failed == 0
+        met = met and ok
+        print(
+            f"target 1,000,000 at {outcome.memory_mb} MB with no invocation past "
+            f"{TARGET_LONGEST_INVOCATION:g} s and none lost: {'met' if ok else 'MISSED'} "
+            f"(longest {outcome.longest_invocation:.2f} s, {outcome.failed} failed, "
+            f"delivered in {outcome.delivered_in:.1f} s)"
+        )
+    return met
 
 
 def _line(cells: tuple[str, ...], widths: tuple[int, ...]) -> str:
