@@ -314,7 +314,7 @@ def scale(args: argparse.Namespace, cpu_per_post: float, naive: float, one: floa
     for (_, memory, paced), outcome in outcomes.items():
         if paced and memory == max(args.memory):
             print_segments(outcome)
-    return print_targets(outcomes, args)
+    return print_targets(outcomes)
 
 
 def print_segments(outcome: fanout_model.Outcome) -> None:
@@ -344,9 +344,7 @@ def print_segments(outcome: fanout_model.Outcome) -> None:
         print(_line(cells, widths))
 
 
-def print_targets(
-    outcomes: dict[tuple[int, int, bool], fanout_model.Outcome], args: argparse.Namespace
-) -> bool:
+def print_targets(outcomes: dict[tuple[int, int, bool], fanout_model.Outcome]) -> bool:
     print()
     met = True
     hundred_k = outcomes.get((100_000, 1769, True))
