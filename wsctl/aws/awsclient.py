@@ -360,6 +360,10 @@ class AwsClient:
         extra: dict[str, Any] = {}
         if authorizer_id is not None:
             extra["AuthorizerId"] = authorizer_id
+        # Set only, never cleared (the API documents no empty value): a route without a route
+        # response is one-way whatever its expression says.
+        if response_selection is not None:
+            extra["RouteResponseSelectionExpression"] = response_selection
         self._call(
             "apigatewayv2",
             "UpdateRoute",
@@ -368,8 +372,6 @@ class AwsClient:
             RouteId=route_id,
             Target=target,
             AuthorizationType=auth,
-            # An empty expression clears it: the route becomes one-way again.
-            RouteResponseSelectionExpression=response_selection or "",
             **extra,
         )
 

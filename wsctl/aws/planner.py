@@ -224,9 +224,14 @@ def _route_action(
         new_authorizer = AUTHORIZER_CREATED in new_integrations or current is None
         if new_authorizer or route.authorizer_id != current.authorizer_id:
             changes.append("authorizer")
+    # Two-way: the expression and the $default route response. One-way: no route response
+    # (API Gateway passes nothing back without one, whatever the expression says).
     wanted_selection = resources.route_response_selection(spec, key)
-    missing_response = resources.ROUTE_RESPONSE_KEY not in route.responses
-    if route.response_selection != wanted_selection or (wanted_selection and missing_response):
+    if wanted_selection is not None:
+        missing_response = resources.ROUTE_RESPONSE_KEY not in route.responses
+        if route.response_selection != wanted_selection or missing_response:
+            changes.append("response")
+    elif route.responses:
         changes.append("response")
     verb: Verb = "update" if changes else "unchanged"
     return Action(verb, "route", key, key, tuple(changes), route.route_id, fn)

@@ -188,7 +188,7 @@ def _discover_api(client, spec, remote, tags) -> None:
         key = route["RouteKey"]
         selection = route.get("RouteResponseSelectionExpression") or None
         responses = {}
-        # Listed only where the route is or should be two-way: one call per such route.
+        # Listed only where the route is or was two-way: one call per such route.
         if selection or key in spec.respond_routes:
             responses = {
                 response["RouteResponseKey"]: response["RouteResponseId"]
