@@ -10,6 +10,8 @@ import sys
 import zipfile
 
 import boto3
+import botocore.client
+import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from wsctl import authorizer as rules
@@ -130,7 +132,22 @@ def test_a_custom_authorizer_is_deployed_on_connect_and_removed_by_down(cli, aws
     # Deleted behind wsctl's back: the next up recreates it and points $connect and the
     # permission at the new one.
     client.delete_authorizer(ApiId=api_id, AuthorizerId=found["AuthorizerId"])
-    assert cli("up", "--config", str(service.config)).exit_code == 0
+    added = []
+    original_add = botocore.client.BaseClient._make_api_call
+
+    def watch(self, operation, params):
+        if operation == "AddPermission" and params.get("FunctionName") == "demo-test-authorize":
+            # AWS refuses an existing statement id (409): the old one must be gone first.
+            assert resources.AUTHORIZER_STATEMENT_ID not in permission_sources(
+                "demo-test-authorize"
+            )
+            added.append(params["StatementId"])
+        return original_add(self, operation, params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", watch)
+        assert cli("up", "--config", str(service.config)).exit_code == 0
+    assert added == [resources.AUTHORIZER_STATEMENT_ID]
     (recreated,) = client.get_authorizers(ApiId=api_id)["Items"]
     assert recreated["AuthorizerId"] != found["AuthorizerId"]
     _, _, routes = gateway()

@@ -197,8 +197,12 @@ def _authorizer_permission_action(
     function = remote.functions.get(fn)
     existing = function.permissions.get(sid, "") if function else ""
     name = f"{naming.function_name(spec, fn)} for the authorizer"
-    if remote.api is None or authorizer.ref is None or not existing:
+    if not existing:
         return Action("create", "permission", sid, name, function=fn)
+    # A statement for another (or a recreated) authorizer is replaced: AddPermission with an
+    # existing statement id is a 409 ResourceConflictException on AWS (DESIGN.md section 3).
+    if remote.api is None or authorizer.ref is None:
+        return Action("update", "permission", sid, name, ("source ARN",), function=fn)
     wanted = resources.authorizer_source_arn(remote.place, remote.api.api_id, authorizer.ref)
     if existing != wanted:
         return Action("update", "permission", sid, name, ("source ARN",), function=fn)
