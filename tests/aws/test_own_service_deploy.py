@@ -265,3 +265,50 @@ def _changed_lines(result) -> str:
         for line in text.splitlines()
         if any(w in line for w in ("created", "updated", "deleted"))
     )
+
+
+def test_an_authorizer_still_referenced_for_a_moment_is_deleted_after_a_retry(aws, install_hook):
+    """DeleteAuthorizer's ConflictException "is referenced in route" (seen on AWS right after
+    the route let go) is retried, with the injected sleep, and then succeeds."""
+    from botocore.exceptions import ClientError
+
+    from wsctl.aws.awsclient import AwsClient
+    from wsctl.aws.session import open_target
+
+    refusals = {"left": 2}
+
+    def refuse(model, **_):
+        if model.name == "DeleteAuthorizer" and refusals["left"]:
+            refusals["left"] -= 1
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ConflictException",
+                        "Message": "Cannot delete authorizer 'a', is referenced in route: $connect",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 409},
+                },
+                "DeleteAuthorizer",
+            )
+
+    install_hook("before-call", refuse)
+    sleeps: list[float] = []
+    client = AwsClient(
+        open_target(profile=None, region=REGION, endpoint_url=None), sleep=sleeps.append
+    )
+    api = boto3.client("apigatewayv2", region_name=REGION).create_api(
+        Name="x", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )
+    created = client.create_authorizer(
+        api["ApiId"],
+        {
+            "Name": "x-authorizer",
+            "AuthorizerType": "REQUEST",
+            "AuthorizerUri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+            "arn:aws:lambda:us-east-1:123456789012:function:f/invocations",
+            "IdentitySource": [],
+        },
+    )
+    client.delete_authorizer(api["ApiId"], created["AuthorizerId"])
+    assert refusals["left"] == 0 and len(sleeps) == 2
+    assert client.authorizers(api["ApiId"]) == []

@@ -62,6 +62,16 @@ def role_not_yet_assumable(exc: Exception) -> str | None:
     return None
 
 
+def authorizer_still_referenced(exc: Exception) -> str | None:
+    """DeleteAuthorizer right after the route let go of it: API Gateway may still answer
+    ConflictException "Cannot delete authorizer ..., is referenced in route" for a moment
+    (terraform-provider-aws#37732 retries it)."""
+    code, message, _ = _code(exc)
+    if code == "ConflictException" and "referenced" in message:
+        return f"the route still refers to the authorizer ({message})"
+    return None
+
+
 def any_of(*predicates: Callable[[Exception], str | None]) -> Callable[[Exception], str | None]:
     def predicate(exc: Exception) -> str | None:
         for check in predicates:
