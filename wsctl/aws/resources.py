@@ -238,7 +238,9 @@ def api_definition(spec: ServiceSpec) -> dict[str, Any]:
 
 def route_authorization(spec: ServiceSpec, route_key: str) -> str:
     """On $connect only (the handshake is what is authorized): AWS_IAM with ``auth = "iam"``,
-    CUSTOM with an authorizer (``custom``, or ``token``'s built-in one); else NONE."""
+    CUSTOM with an authorizer (``custom``, or ``token``'s built-in one); else NONE. Always
+    sent: only an explicit NONE detaches an authorizer from a route (aws-cdk#14424,
+    cloudformation-coverage-roadmap#2184)."""
     if route_key != "$connect":
         return "NONE"
     if spec.auth == "iam":
