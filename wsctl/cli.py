@@ -17,8 +17,8 @@ import typer
 from rich.markup import escape
 
 from wsctl import __version__
-from wsctl.console import err
-from wsctl.errors import ExitCode, WsctlError
+from wsctl.console import OutputClosed, err, silence_closed_output
+from wsctl.errors import ConfigError, ExitCode, WsctlError
 
 COMMAND_MODULES: tuple[str, ...] = ("auth", "project", "local", "stack", "client", "bench")
 
@@ -59,12 +59,38 @@ def _debugging(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get("WSCTL_DEBUG", "") not in ("", "0")
 
 
+def _check_arguments(args: Sequence[str]) -> None:
+    """Refuse arguments that are not text: the shell passes undecodable bytes as surrogate
+    escapes (``$(printf 'caf\\xe9')``), which nothing could send or print."""
+    for position, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = "".join(_undecoded(char) for char in arg)
+            raise ConfigError(
+                f"argument {position} ({shown}) is not valid UTF-8: "
+                "check the terminal's or the script's encoding"
+            ) from None
+
+
+def _undecoded(char: str) -> str:
+    """A character as typed: an undecodable byte (a surrogate escape) as ``\\xNN``."""
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return char.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run wsctl with ``argv`` and return its exit code; errors become one line on stderr."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     try:
+        _check_arguments(args)
         result = command.main(args=args, prog_name="wsctl", standalone_mode=False)
+    except (OutputClosed, BrokenPipeError):
+        silence_closed_output()
+        return int(ExitCode.OK)
     except WsctlError as exc:
         if _debugging(args):
             err.print_exception()
@@ -75,9 +101,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.TyperException as exc:  # click's usage errors: they print themselves
-        exc.show()
-        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: one line, with where to look
+        if getattr(exc, "exit_code", None) != ExitCode.USAGE:
+            exc.show()  # type: ignore[attr-defined]
+            return int(getattr(exc, "exit_code", ExitCode.FAILED))
+        context = getattr(exc, "ctx", None)
+        where = context.command_path if context is not None else "wsctl"
+        err.print(
+            f"[bold red]Error:[/] {escape(exc.format_message())} (see '{where} --help')",
+            markup=True,
+            highlight=False,
+        )
+        return int(ExitCode.USAGE)
     except Exception as exc:
         if _debugging(args):
             err.print_exception()

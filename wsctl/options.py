@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -32,11 +33,33 @@ RegionOpt = Annotated[
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", envvar="AWS_PROFILE", help="AWS credentials profile.")
 ]
+
+
+def _endpoint_url(value: str | None) -> str | None:
+    """``--endpoint-url`` / ``AWS_ENDPOINT_URL``: an http(s) URL with a host, or a usage error
+    (botocore would fail later with a ValueError deep in a client)."""
+    if value is None or value == "":
+        return value or None
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"--endpoint-url (or AWS_ENDPOINT_URL) {value!r} is not a URL: use "
+            "http://HOST:PORT or https://HOST, or unset AWS_ENDPOINT_URL"
+        )
+    return value
+
+
 EndpointUrlOpt = Annotated[
     str | None,
     typer.Option(
         "--endpoint-url",
         envvar="AWS_ENDPOINT_URL",
+        metavar="URL",
+        callback=_endpoint_url,
         help="Send AWS calls here (a moto server or LocalStack).",
     ),
 ]
