@@ -33,6 +33,7 @@ class Recorded:
     subprotocols: list[str | None] = field(default_factory=list)
     messages: list[str | bytes] = field(default_factory=list)
     frame_sizes: list[list[int]] = field(default_factory=list)  # per message, each frame
+    pongs: list[bytes] = field(default_factory=list)  # payloads of the pongs received
 
 
 class RecordingConnection(ServerConnection):
@@ -41,6 +42,8 @@ class RecordingConnection(ServerConnection):
     recorded: Recorded
 
     def process_event(self, event: Any) -> None:
+        if isinstance(event, Frame) and event.opcode is Opcode.PONG:
+            self.recorded.pongs.append(bytes(event.data))
         if isinstance(event, Frame) and event.opcode in DATA_OPCODES:
             if event.opcode is not Opcode.CONT:
                 self.recorded.frame_sizes.append([])
@@ -136,7 +139,7 @@ class RecordingServer:
     """A plain websockets server on 127.0.0.1, port 0, in its own thread.
 
     ``/status/NNN`` paths refuse the handshake with that status and a body, like a
-    ``$connect`` that says no.
+    ``$connect`` that says no; ``/redirect/PATH`` answers 302 with ``Location: /PATH``.
     """
 
     def __init__(
@@ -168,6 +171,10 @@ class RecordingServer:
         if request.path.startswith("/status/"):
             status = HTTPStatus(int(request.path.rsplit("/", 1)[1]))
             return connection.respond(status, f"{status.phrase}: refused by the test server\n")
+        if request.path.startswith("/redirect/"):
+            response = connection.respond(HTTPStatus.FOUND, "moved\n")
+            response.headers["Location"] = request.path.removeprefix("/redirect")
+            return response
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:
@@ -241,6 +248,7 @@ class RecordingServer:
 class TlsFiles:
     ca_cert: Path
     server_context: ssl.SSLContext
+    server_cert: Path  # certificate and key, PEM
 
 
 def certificates_with_cryptography(directory: Path) -> tuple[Path, Path]:
@@ -337,3 +345,103 @@ def certificates_with_openssl(directory: Path) -> tuple[Path, Path]:
     combined = directory / "server-and-key.pem"
     combined.write_bytes(cert_path.read_bytes() + key_path.read_bytes())
     return cert_path, combined
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy on 127.0.0.1 (h11 reads the request), in its own thread: it
+    records each tunnel's target and relays bytes both ways."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: Any = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h11
+
+        connection = h11.Connection(h11.SERVER)
+        event: Any = h11.NEED_DATA
+        while event is h11.NEED_DATA:
+            connection.receive_data(await reader.read(65536))
+            event = connection.next_event()
+        if not isinstance(event, h11.Request) or event.method != b"CONNECT":
+            writer.close()
+            return
+        target = event.target.decode()
+        self.targets.append(target)
+        host, _, port = target.rpartition(":")
+        if host != "127.0.0.1":  # the tests never leave this machine
+            writer.close()
+            return
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        writer.write(connection.send(h11.Response(status_code=200, headers=[])))
+        leftover = connection.trailing_data[0]
+        if leftover:
+            upstream_writer.write(leftover)
+
+        async def relay(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except OSError:
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(relay(reader, upstream_writer), relay(upstream_reader, writer))
+
+    def start(self) -> ConnectProxy:
+        self._thread.start()
+
+        async def boot() -> Any:
+            return await asyncio.start_server(self._tunnel, "127.0.0.1", 0)
+
+        self._server = asyncio.run_coroutine_threadsafe(boot(), self._loop).result(WAIT_LIMIT)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(WAIT_LIMIT)
+
+
+def client_certificate(directory: Path, passphrase: bytes) -> tuple[Path, Path]:
+    """A self-signed client certificate (its own CA) and its key, encrypted with
+    ``passphrase``: (certificate file, key file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wsctl test client")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "client.pem", directory / "client.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+    )
+    return cert_path, key_path

@@ -68,4 +68,4 @@ def tls_files(tmp_path_factory) -> TlsFiles:
         ca_path, cert_path = certificates_with_openssl(directory)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path)
-    return TlsFiles(ca_path, context)
+    return TlsFiles(ca_path, context, cert_path)

@@ -29,6 +29,7 @@ def record_local(service: LocalService) -> None:
             url=service.url,
             management_url=service.management_url,
             started_at=0.0,
+            process_start=state.process_start(os.getpid()),
         )
     )
 
@@ -106,11 +107,11 @@ def test_the_stack_token_is_sent_automatically_and_never_printed(cli):
     token = "t0k3n-for-the-test"
     with LocalService(spec, port=0, auth_token=token) as service:
         record_local(service)
-        state.save_token(spec.stack, token)
+        state.save_token(state.local_token_key(spec.stack), token)
         allowed = cli("connections", "--stage", "locked", "--json")
         assert allowed.exit_code == 0, allowed.stderr
         assert token not in allowed.stdout + allowed.stderr
-        state.clear_token(spec.stack)
+        state.clear_token(state.local_token_key(spec.stack))
         refused = cli("connections", "--stage", "locked")
     assert refused.exit_code == 1
     assert "rejected the handshake: HTTP 401" in refused.stderr

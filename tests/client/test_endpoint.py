@@ -25,6 +25,7 @@ def live_local_record():
             url=f"ws://127.0.0.1:{port}/dev",
             management_url=f"http://127.0.0.1:{port}/dev",
             started_at=0.0,
+            process_start=state.process_start(os.getpid()),
         )
         state.save_local(record)
         yield record
@@ -62,8 +63,10 @@ def test_the_deployed_stack_is_next():
 
 
 def test_the_token_goes_to_the_stack_endpoint_only(live_local_record):
-    """The stack's token comes with its own endpoint, given or found, never with another URL."""
-    state.save_token("wsctl-dev", "tok")
+    """The stack's local token comes with its own endpoint, given or found, never with another
+    URL, and the deployed stack's token never goes to the local emulator."""
+    state.save_token("wsctl-dev", "deployed-tok")
+    state.save_token(state.local_token_key("wsctl-dev"), "tok")
     assert resolve_endpoint(None, "wsctl-dev").token == "tok"
     assert resolve_endpoint(live_local_record.url + "/", "wsctl-dev").token == "tok"
     assert resolve_endpoint("wss://elsewhere.example/", "wsctl-dev").token is None

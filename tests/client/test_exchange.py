@@ -11,7 +11,9 @@ def test_broadcast_prints_delivered_gone_failed(cli, ws_server):
     server = ws_server(fake_service())
     result = cli("broadcast", '{"hello": "all"}', "--url", server.url)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == "Broadcast delivered to 3 connections (gone 1, failed 0)."
+    assert result.stdout.strip() == (
+        "Broadcast delivered to 3 connections: 2 others and this sender (gone 1, failed 0)."
+    )
     assert json.loads(server.recorded.messages[0]) == {
         "action": "broadcast",
         "message": {"hello": "all"},
@@ -19,11 +21,16 @@ def test_broadcast_prints_delivered_gone_failed(cli, ws_server):
 
 
 def test_broadcast_json_prints_the_counts_only(cli, ws_server):
-    """--json prints the counts as one JSON object."""
+    """--json prints the counts, and whether the sender got its own copy, as one object."""
     server = ws_server(fake_service())
     result = cli("broadcast", "hi", "--url", server.url, "--json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"delivered": 3, "gone": 1, "failed": 0}
+    assert json.loads(result.stdout) == {
+        "delivered": 3,
+        "gone": 1,
+        "failed": 0,
+        "senderIncluded": True,
+    }
 
 
 def test_broadcast_without_an_ack_in_time_fails(cli, ws_server):

@@ -45,6 +45,14 @@ def test_the_stack_token_goes_as_bearer_to_its_own_endpoint():
     assert ("Authorization", "Bearer s3cret") in handshake_headers(OURS, ConnectOptions())
 
 
+def test_auth_wins_over_an_authorization_header_as_in_wscat():
+    """With both -H 'Authorization: ...' and --auth, only --auth's Basic value is sent."""
+    given = (("Authorization", "Bearer mine"), ("X-A", "1"))
+    both = ConnectOptions(headers=given, basic_auth="u:p")
+    headers = handshake_headers(OURS, both)
+    assert headers == [("X-A", "1"), ("Authorization", basic_authorization("u:p"))]
+
+
 def test_explicit_authorization_wins_over_the_stack_token():
     """-H Authorization or --auth replace the token; it is never sent alongside."""
     explicit = ConnectOptions(headers=(("authorization", "Bearer mine"),))
@@ -60,21 +68,21 @@ def test_the_endpoint_repr_never_shows_the_token():
 
 def test_tls_context_only_for_wss(tmp_path):
     """ws:// gets no context; wss:// verifies by default; -n turns verification off."""
-    assert ssl_context("ws://h/", None, False) is None
-    checked = ssl_context("wss://h/", None, False)
+    assert ssl_context("ws://h/", ConnectOptions()) is None
+    checked = ssl_context("wss://h/", ConnectOptions())
     assert checked.verify_mode == ssl.CERT_REQUIRED and checked.check_hostname
-    unchecked = ssl_context("wss://h/", None, True)
+    unchecked = ssl_context("wss://h/", ConnectOptions(no_check=True))
     assert unchecked.verify_mode == ssl.CERT_NONE and not unchecked.check_hostname
 
 
 def test_a_missing_or_bad_ca_file_is_a_usage_error(tmp_path):
     """--ca pointing at nothing, or at something that is not PEM, is one ConfigError line."""
     with pytest.raises(ConfigError, match="no such file"):
-        ssl_context("wss://h/", tmp_path / "missing.pem", False)
+        ssl_context("wss://h/", ConnectOptions(ca_file=tmp_path / "missing.pem"))
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate")
     with pytest.raises(ConfigError, match="not a PEM certificate"):
-        ssl_context("wss://h/", junk, False)
+        ssl_context("wss://h/", ConnectOptions(ca_file=junk))
 
 
 def test_connect_kwargs_map_every_option():

@@ -31,12 +31,12 @@ def _take_controlling_terminal() -> None:
 class Terminal:
     """`wsctl connect URL` on a pseudo-terminal: type into it, read what it shows."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *args: str) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
         env = {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "NO_COLOR": "1"}
         self.process = subprocess.Popen(
-            [str(WSCTL), "connect", url],
+            [str(WSCTL), "connect", url, *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -105,8 +105,8 @@ class Terminal:
 def terminal() -> Iterator:
     opened: list[Terminal] = []
 
-    def start(url: str) -> Terminal:
-        opened.append(Terminal(url))
+    def start(url: str, *args: str) -> Terminal:
+        opened.append(Terminal(url, *args))
         return opened[-1]
 
     yield start
@@ -176,3 +176,26 @@ def test_ctrl_c_closes_cleanly(ws_server, terminal):
     term.expect("Connection closed: 1000 (OK)")
     assert "Traceback" not in term.screen_text
     assert server.recorded.messages == []
+
+
+def test_frames_are_compact_by_default_and_pretty_on_request(ws_server, terminal):
+    """A JSON frame shows on one line by default, indented with --pretty; /pong sends a pong
+    with its data."""
+    server = ws_server(fake_service())
+    term = terminal(server.url)
+    term.expect("Connected to")
+    term.type("/whoami\r")
+    term.expect('{"type": "whoami", "connectionId": "conn-1", ')
+    term.type("/pong are you there\r")
+    term.expect("pong sent")
+    server.wait_for(lambda: server.recorded.pongs, "the pong")
+    assert server.recorded.pongs == [b"are you there"]
+    term.type("/quit\r")
+    assert term.wait() == 0
+
+    pretty = terminal(server.url, "--pretty")
+    pretty.expect("Connected to")
+    pretty.type("/whoami\r")
+    pretty.expect('\n  "type": "whoami",\r\n  "connectionId": "conn-2",')
+    pretty.type("/quit\r")
+    assert pretty.wait() == 0

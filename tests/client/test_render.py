@@ -8,12 +8,18 @@ from wsctl.client import render
 AT = dt.datetime(2026, 11, 27, 18, 42, 21, 123456, tzinfo=dt.UTC)
 
 
-def test_json_is_indented_and_highlighted():
-    """A JSON object is shown indented over several lines, with highlight spans."""
+def test_json_is_compact_and_highlighted_by_default():
+    """A JSON object is shown on one line, coloured, by default."""
     text = render.render_frame('{"type":"ack","delivered":2}', AT)
+    assert text.plain == render.clock(AT) + ' < {"type": "ack", "delivered": 2}'
+    assert text.spans, "JSON should be coloured"
+
+
+def test_json_is_indented_on_request():
+    """With pretty=True (connect --pretty) a JSON object is indented over several lines."""
+    text = render.render_frame('{"type":"ack","delivered":2}', AT, pretty=True)
     assert '  "type": "ack",\n  "delivered": 2\n}' in text.plain
     assert text.plain.startswith(render.clock(AT) + " < {")
-    assert text.spans, "JSON should be coloured"
 
 
 def test_text_and_binary_frames():
@@ -48,6 +54,9 @@ def test_json_lines_carry_time_direction_type_and_data():
 
 
 def test_pings_and_pongs_for_show_ping_pong():
-    """-P shows a received ping or pong with its data in hex."""
+    """-P shows a ping's or pong's data as text when it is text, else in hex (as wscat)."""
     assert render.control_line("ping", b"\x01\x02") == "(ping 01 02)"
+    assert render.control_line("ping", b"hello") == "(ping hello)"
+    assert render.control_line("pong", "café".encode()) == "(pong café)"
+    assert render.control_line("pong", b"\xff\xfe") == "(pong ff fe)"
     assert render.control_line("pong", b"") == "(pong)"

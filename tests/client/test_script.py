@@ -11,9 +11,10 @@ from client_servers import close_with, echo
 WSCTL = Path(sys.executable).with_name("wsctl")
 
 
-def piped(monkeypatch, text: str) -> None:
-    """Give the in-process CLI a stdin that is not a terminal."""
-    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+def piped(monkeypatch, text: str | bytes) -> None:
+    """Give the in-process CLI a stdin that is not a terminal (bytes underneath, as a pipe)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
 
 
 def test_each_piped_line_is_one_message_and_replies_print_one_per_line(cli, monkeypatch, ws_server):
@@ -85,7 +86,7 @@ def test_show_ping_pong_prints_pings_from_the_server(cli, ws_server):
     server = ws_server(ping_back)
     result = cli("send", "x", server.url, "-P", "-w", "0.5")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == ["(ping 68 65 79 21)", "after ping"]
+    assert result.stdout.splitlines() == ["(ping hey!)", "after ping"]
 
 
 def test_binary_replies_are_summarised(cli, ws_server):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
     InvalidHandshake,
+    InvalidProxy,
     InvalidStatus,
     InvalidURI,
 )
@@ -31,9 +32,25 @@ MAX_BODY_SHOWN = 300
 
 class WatchedConnection(ClientConnection):
     """A client connection that reports the pings and pongs it receives (for ``-P``);
-    websockets answers pings itself and does not surface them otherwise."""
+    websockets answers pings itself and does not surface them otherwise. ``host_header``
+    (``--host``) replaces the Host header websockets derives from the URL: passed as an extra
+    header it would be sent twice."""
 
     on_control: ControlListener | None = None
+    host_header: str | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.host_header is not None:
+            build_request, host = self.protocol.connect, self.host_header
+
+            def request_with_host() -> Any:
+                request = build_request()
+                del request.headers["Host"]
+                request.headers["Host"] = host
+                return request
+
+            self.protocol.connect = request_with_host  # type: ignore[method-assign]
 
     def process_event(self, event: Any) -> None:
         if isinstance(event, Frame) and self.on_control is not None:
@@ -42,6 +59,20 @@ class WatchedConnection(ClientConnection):
             elif event.opcode is Opcode.PONG:
                 self.on_control("pong", bytes(event.data))
         super().process_event(event)
+
+
+class _Opening(connect):
+    """websockets' ``connect``, following redirects only when asked (``-L``), as wscat."""
+
+    follow_redirects = False
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        if not self.follow_redirects:
+            return exc
+        return super().process_redirect(exc)
+
+
+REDIRECTS = frozenset({300, 301, 302, 303, 307, 308})
 
 
 def _host(url: str) -> str:
@@ -62,6 +93,15 @@ def describe_failure(exc: BaseException, url: str, open_timeout: float) -> Wsctl
     host = _host(url)
     if isinstance(exc, InvalidURI):
         return ConfigError(f"{url!r} is not a WebSocket URL: use ws://HOST[:PORT]/PATH or wss://…")
+    if isinstance(exc, InvalidProxy):
+        return ConfigError(f"--proxy: {exc}")
+    if isinstance(exc, InvalidStatus) and exc.response.status_code in REDIRECTS:
+        location = exc.response.headers.get("Location")
+        if location:
+            return WsctlError(
+                f"{url} redirects (HTTP {exc.response.status_code}) to "
+                f"{escape(redact_url(location))}: pass -L/--location to follow it"
+            )
     if isinstance(exc, InvalidStatus):
         response = exc.response
         body = _body(response.body)
@@ -80,19 +120,38 @@ def describe_failure(exc: BaseException, url: str, open_timeout: float) -> Wsctl
         return WsctlError(f"Timed out after {open_timeout:g} s opening {url}")
     if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in str(exc):
         return WsctlError(f"Connection refused by {host}: is the service running? ({url})")
+    if isinstance(exc, ConnectionResetError):
+        if urlsplit(url).scheme.lower() == "wss":
+            return WsctlError(
+                f"{host} reset the connection during the TLS handshake: if it serves plain "
+                f"WebSocket, use ws:// instead of wss:// ({url})"
+            )
+        return WsctlError(f"{host} reset the connection during the handshake ({url})")
     if isinstance(exc, InvalidHandshake):
-        return WsctlError(f"{url} did not complete a WebSocket handshake: {exc}")
+        return WsctlError(f"{url} did not complete a WebSocket handshake: {_said(exc)}")
     if isinstance(exc, OSError):
-        return WsctlError(f"Cannot connect to {url}: {exc.strerror or exc}")
-    return WsctlError(f"Cannot connect to {url}: {exc}")
+        return WsctlError(f"Cannot connect to {url}: {exc.strerror or _said(exc)}")
+    return WsctlError(f"Cannot connect to {url}: {_said(exc)}")
+
+
+def _said(exc: BaseException) -> str:
+    """What an exception says, never nothing (some carry no message at all)."""
+    return str(exc) or type(exc).__name__
 
 
 async def open_connection(endpoint: Endpoint, options: ConnectOptions) -> WatchedConnection:
     """Connect to ``endpoint`` as the options say; failures raise one-line ``WsctlError``s."""
     kwargs = connect_kwargs(endpoint, options)
+    connection_class = WatchedConnection
+    if options.host is not None:
+        connection_class = type(
+            "HostConnection", (WatchedConnection,), {"host_header": options.host}
+        )
     try:
-        connection = await connect(endpoint.url, create_connection=WatchedConnection, **kwargs)
-    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+        opening = _Opening(endpoint.url, create_connection=connection_class, **kwargs)
+        opening.follow_redirects = options.follow_redirects
+        connection = await opening
+    except (OSError, TimeoutError, InvalidHandshake, InvalidURI, InvalidProxy) as exc:
         raise describe_failure(exc, endpoint.url, options.open_timeout) from None
     assert isinstance(connection, WatchedConnection)
     return connection

@@ -37,9 +37,11 @@ def resolve_endpoint(url: str | None, stack: str, *, hint: str = "give a URL") -
     """The endpoint for ``url`` or, without one, for ``stack``.
 
     The stack's token goes only to the stack's own endpoint: a URL given by hand gets it only
-    when it is that endpoint, so a token is never sent to some other server.
+    when it is that endpoint, so a token is never sent to some other server; the local
+    emulator gets the local token, never the deployed stack's.
     """
     local = state.load_local(stack)
+    local_token = state.load_token(state.local_token_key(stack)) if local is not None else None
     deployed = state.load_deployed(stack) or {}
     deployed_url = _text(deployed.get("url"))
     deployed_auth = _text(deployed.get("auth"))
@@ -47,9 +49,7 @@ def resolve_endpoint(url: str | None, stack: str, *, hint: str = "give a URL") -
 
     if url is None:
         if local is not None:
-            return Endpoint(
-                local.url, "local", stack, local.auth, state.load_token(stack), local.region
-            )
+            return Endpoint(local.url, "local", stack, local.auth, local_token, local.region)
         if deployed_url is not None:
             return Endpoint(
                 deployed_url,
@@ -65,7 +65,7 @@ def resolve_endpoint(url: str | None, stack: str, *, hint: str = "give a URL") -
         )
 
     if local is not None and _same_url(url, local.url):
-        return Endpoint(url, "given", stack, local.auth, state.load_token(stack), local.region)
+        return Endpoint(url, "given", stack, local.auth, local_token, local.region)
     if deployed_url is not None and _same_url(url, deployed_url):
         return Endpoint(
             url, "given", stack, deployed_auth, state.load_token(stack), deployed_region

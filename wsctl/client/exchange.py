@@ -22,11 +22,14 @@ async def exchange(
     frames: Iterable[str],
     wanted: set[str],
     timeout: float,
+    *,
+    seen: list[dict] | None = None,
 ) -> dict[str, dict]:
     """Send ``frames`` and return the first reply of each ``wanted`` type, by type.
 
-    Other frames (someone's broadcast, our own broadcast coming back) are skipped. An error
-    reply, a close, or ``timeout`` seconds without every reply raise ``WsctlError``.
+    Other frames (someone's broadcast, our own broadcast coming back) are skipped, and
+    collected in ``seen`` when it is given. An error reply, a close, or ``timeout`` seconds
+    without every reply raise ``WsctlError``.
     """
     connection = await open_connection(endpoint, options)
     replies: dict[str, dict] = {}
@@ -44,6 +47,8 @@ async def exchange(
                 kind = reply.get("type")
                 if kind in wanted:
                     replies.setdefault(kind, reply)
+                elif seen is not None:
+                    seen.append(reply)
                 if wanted <= replies.keys():
                     return replies
     except TimeoutError:

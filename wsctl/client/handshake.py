@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +33,12 @@ class ConnectOptions:
     ca_file: Path | None = None
     no_check: bool = False
     open_timeout: float = 10.0
+    cert_file: Path | None = None  # a client certificate (PEM), for servers that ask for one
+    key_file: Path | None = None
+    passphrase: str | None = field(default=None, repr=False)
+    proxy: str | None = None  # None: the environment's (HTTPS_PROXY...), as websockets does
+    follow_redirects: bool = False  # -L, as wscat: a redirect is reported, not followed
+    host: str | None = None  # the Host header, in place of the URL's
 
 
 def parse_header(text: str) -> Header:
@@ -74,34 +80,64 @@ def credential_headers(endpoint: Endpoint) -> list[Header]:
 
 
 def handshake_headers(endpoint: Endpoint, options: ConnectOptions) -> list[Header]:
-    """The extra request headers: the user's ``-H``, then ``--auth``, then the stack's own
-    credentials unless the user already gave an Authorization header."""
+    """The extra request headers: the user's ``-H``; ``--auth`` replaces an Authorization
+    given with ``-H`` (wscat's precedence); the stack's own credentials go only when the user
+    gave no Authorization at all."""
     headers = list(options.headers)
-    if options.basic_auth is not None and not _has(headers, "Authorization"):
+    if options.basic_auth is not None:
+        headers = [(key, value) for key, value in headers if key.lower() != "authorization"]
         headers.append(("Authorization", basic_authorization(options.basic_auth)))
     if not _has(headers, "Authorization"):
         headers.extend(credential_headers(endpoint))
     return headers
 
 
-def ssl_context(url: str, ca_file: Path | None, no_check: bool) -> ssl.SSLContext | None:
+def ssl_context(url: str, options: ConnectOptions) -> ssl.SSLContext | None:
     """The TLS context for a ``wss://`` URL: default trust, plus ``--ca``, or none at all with
-    ``-n``; None for ``ws://`` (websockets refuses a context there)."""
+    ``-n``, and the client certificate of ``--cert``/``--key``; None for ``ws://``
+    (websockets refuses a context there)."""
     if urlsplit(url).scheme.lower() != "wss":
         return None
-    if no_check:
+    if options.no_check:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        return context
-    if ca_file is None:
-        return ssl.create_default_context()
+    elif options.ca_file is None:
+        context = ssl.create_default_context()
+    else:
+        ca_file = options.ca_file
+        try:
+            context = ssl.create_default_context(cafile=str(ca_file))
+        except FileNotFoundError:
+            raise ConfigError(f"--ca {ca_file}: no such file") from None
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"--ca {ca_file}: not a PEM certificate file ({exc})") from None
+    if options.cert_file is not None:
+        _load_client_certificate(context, options)
+    return context
+
+
+def _load_client_certificate(context: ssl.SSLContext, options: ConnectOptions) -> None:
+    cert, key = options.cert_file, options.key_file
     try:
-        return ssl.create_default_context(cafile=str(ca_file))
-    except FileNotFoundError:
-        raise ConfigError(f"--ca {ca_file}: no such file") from None
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(f"--ca {ca_file}: not a PEM certificate file ({exc})") from None
+        context.load_cert_chain(str(cert), str(key) if key else None, options.passphrase)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"--cert/--key: no such file: {exc.filename}") from None
+    except ssl.SSLError as exc:
+        hint = " (wrong --passphrase?)" if options.passphrase or "PEM" in str(exc) else ""
+        raise ConfigError(
+            f"--cert {cert}: not a usable PEM certificate and key: {exc.reason or exc}{hint}"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"--cert {cert}: {exc.strerror or exc}") from None
+
+
+def check_options(options: ConnectOptions) -> None:
+    """Refuse combinations that cannot work, before connecting."""
+    if options.key_file is not None and options.cert_file is None:
+        raise ConfigError("--key needs --cert (the certificate it belongs to)")
+    if options.passphrase is not None and options.cert_file is None:
+        raise ConfigError("--passphrase needs --cert and --key")
 
 
 def subprotocol_note(offered: tuple[str, ...], chosen: str | None) -> str | None:
@@ -127,7 +163,9 @@ def connect_kwargs(endpoint: Endpoint, options: ConnectOptions) -> dict[str, Any
         # a limit on what goes on the wire.
         "compression": None,
     }
-    context = ssl_context(endpoint.url, options.ca_file, options.no_check)
+    if options.proxy is not None:
+        kwargs["proxy"] = options.proxy
+    context = ssl_context(endpoint.url, options)
     if context is not None:
         kwargs["ssl"] = context
     return kwargs

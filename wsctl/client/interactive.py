@@ -37,11 +37,14 @@ PING_TIMEOUT = 10.0
 class Screen:
     """Writes above the prompt; everything from the wire is escaped by ``render``."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, pretty: bool = False) -> None:
         self.console = console
+        self.pretty = pretty
 
     def frame(self, data: str | bytes, direction: render.Direction = "in") -> None:
-        self.console.print(render.render_frame(data, render.utc_now(), direction))
+        self.console.print(
+            render.render_frame(data, render.utc_now(), direction, pretty=self.pretty)
+        )
 
     def note(self, note: str, style: str = "yellow") -> None:
         self.console.print(render.render_note(note, render.utc_now(), style))
@@ -96,6 +99,12 @@ async def _prompt_loop(
             return command
         if isinstance(command, slash.ShowHelp):
             screen.console.print(Text(slash.HELP))
+        elif isinstance(command, slash.Pong):
+            try:
+                await connection.pong(command.data or b"")
+            except ConnectionClosed:
+                return slash.CloseRequest()
+            screen.note("pong sent", "green")
         elif isinstance(command, slash.Ping):
             task = asyncio.create_task(_ping(connection, screen, command.data))
             pings.add(task)
@@ -119,10 +128,11 @@ async def run_interactive(
     console: Console,
     history: Path | None,
     show_ping_pong: bool = False,
+    pretty: bool = False,
 ) -> int:
     """The interactive session; returns 0 after a clean close, 1 otherwise."""
     connection = await open_connection(endpoint, options)
-    screen = Screen(console)
+    screen = Screen(console, pretty=pretty)
     shown = redact_url(endpoint.url)
     screen.note(f"Connected to {shown}. /help lists the commands; Ctrl-D closes.", "green")
     note = subprotocol_note(options.subprotocols, connection.subprotocol)

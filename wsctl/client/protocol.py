@@ -44,6 +44,19 @@ def whoami_frame() -> str:
     return _frame({"action": "whoami"})
 
 
+# The reply that completes each action of the service's protocol (DESIGN.md section 1); an
+# error frame completes any of them.
+FINAL_REPLIES = {"broadcast": "ack", "send": "ack", "list": "connections", "whoami": "whoami"}
+
+
+def final_reply_type(message: str) -> str | None:
+    """The type of the reply that completes ``message``'s action, or None when the message is
+    not one of the protocol's actions (then only an error frame ends the wait early)."""
+    request = json_object(message)
+    action = request.get("action") if request is not None else None
+    return FINAL_REPLIES.get(action) if isinstance(action, str) else None
+
+
 def json_object(data: str | bytes) -> dict[str, Any] | None:
     """A text frame holding a JSON object (what the service sends), or None for anything else."""
     if not isinstance(data, str):

@@ -33,7 +33,7 @@ def clock(at: dt.datetime) -> str:
     return at.astimezone().strftime("%H:%M:%S")
 
 
-def _pretty_json(text: str) -> Text | None:
+def _coloured_json(text: str, pretty: bool) -> Text | None:
     try:
         value = json.loads(text)
     except ValueError:
@@ -42,19 +42,24 @@ def _pretty_json(text: str) -> Text | None:
         return None
     # json.dumps escapes C0 controls inside strings but not DEL and C1: escape() covers those,
     # line by line, since the only raw newlines are the indentation's.
-    dumped = json.dumps(value, indent=2, ensure_ascii=False)
+    if pretty:
+        dumped = json.dumps(value, indent=2, ensure_ascii=False)
+    else:
+        dumped = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     return _json_highlighter(Text("\n".join(escape(part) for part in dumped.split("\n"))))
 
 
-def render_frame(data: str | bytes, at: dt.datetime, direction: Direction = "in") -> Text:
-    """A frame for a person: time, arrow, then JSON indented and coloured, text escaped, or a
-    hex summary of binary data."""
+def render_frame(
+    data: str | bytes, at: dt.datetime, direction: Direction = "in", *, pretty: bool = False
+) -> Text:
+    """A frame for a person: time, arrow, then JSON coloured on one line (indented when
+    ``pretty``), text escaped, or a hex summary of binary data."""
     head = Text.assemble((clock(at), "dim"), " ", (_ARROWS[direction], "bold cyan"), " ")
     if isinstance(data, bytes):
         return head + Text(binary_summary(data), style="magenta")
-    pretty = _pretty_json(data)
-    if pretty is not None:
-        return head + pretty
+    coloured = _coloured_json(data, pretty)
+    if coloured is not None:
+        return head + coloured
     return head + Text(escape(data))
 
 
@@ -84,6 +89,18 @@ def json_event(kind: str, data: str, at: dt.datetime, direction: Direction) -> s
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
 
 
+def control_payload(data: bytes) -> str:
+    """A ping's or pong's payload shown as text when it is text (escaped), else as hex."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.hex(" ")
+    if not text.isprintable():
+        return data.hex(" ")
+    return escape(text)
+
+
 def control_line(kind: str, data: bytes) -> str:
-    """A received ping or pong, for ``-P``: ``(ping 0a 0b)``."""
-    return f"({kind} {data.hex(' ')})" if data else f"({kind})"
+    """A received ping or pong, for ``-P``: ``(ping hello)``, or ``(ping 0a 0b)`` for bytes
+    that are not text (wscat shows text)."""
+    return f"({kind} {control_payload(data)})" if data else f"({kind})"

@@ -35,12 +35,33 @@ def ack_counts(ack: dict[str, Any]) -> dict[str, int]:
     return {key: _count(ack, key) for key in ("delivered", "gone", "failed")}
 
 
-def ack_summary(ack: dict[str, Any]) -> str:
-    """``Broadcast delivered to 3 connections (gone 1, failed 0).``"""
+def sender_included(seen: list[dict[str, Any]], message: Any) -> bool:
+    """Whether our own broadcast came back to us before its ack (the bundled service fans out
+    to every connection, the sender's included)."""
+    return any(
+        frame.get("type") == "broadcast" and frame.get("message") == message for frame in seen
+    )
+
+
+def ack_facts(ack: dict[str, Any], sender_included: bool) -> dict[str, Any]:
+    """What ``broadcast --json`` prints: the ack's counts and whether one delivery was ours."""
+    return {**ack_counts(ack), "senderIncluded": sender_included}
+
+
+def _connections(count: int) -> str:
+    return f"{count} connection{'' if count == 1 else 's'}"
+
+
+def ack_summary(ack: dict[str, Any], sender_included: bool = False) -> str:
+    """``Broadcast delivered to 3 connections: 2 others and this sender (gone 1, failed 0).``"""
     counts = ack_counts(ack)
-    plural = "" if counts["delivered"] == 1 else "s"
+    delivered = counts["delivered"]
+    whom = ""
+    if sender_included and delivered >= 1:
+        others = delivered - 1
+        whom = f": {others} other{'' if others == 1 else 's'} and this sender"
     return (
-        f"Broadcast delivered to {counts['delivered']} connection{plural} "
+        f"Broadcast delivered to {_connections(delivered)}{whom} "
         f"(gone {counts['gone']}, failed {counts['failed']})."
     )
 
@@ -80,9 +101,20 @@ def connections_facts(listing: dict[str, Any], me: str | None) -> dict[str, Any]
     return {"count": listing.get("count", len(items)), "you": me, "connections": items}
 
 
+def connections_summary(listing: dict[str, Any], me: str | None) -> str:
+    """``3 connections: this one (*) and 2 others``: whether the caller is among them."""
+    items = listed(listing)
+    count = listing.get("count", len(items))
+    count = count if isinstance(count, int) else len(items)
+    if me is not None and any(item.get("connectionId") == me for item in items):
+        others = count - 1
+        return f"{_connections(count)}: this one (*) and {others} other{'' if others == 1 else 's'}"
+    return _connections(count)
+
+
 def connections_table(listing: dict[str, Any], me: str | None, now: dt.datetime) -> Table:
     """The live connections as a table; yours is marked with ``*``."""
-    table = Table(title=f"{listing.get('count', 0)} connection(s); * is you", title_justify="left")
+    table = Table(title=connections_summary(listing, me), title_justify="left")
     for column in ("", "id", "connected since", "source IP"):
         table.add_column(column, no_wrap=True)
     table.add_column("user agent", overflow="fold")

@@ -1,13 +1,17 @@
 """Line mode, for scripts: each input line (or ``-x`` message) is one message; each received
 frame is one output line (or one JSON object with ``--json``); exits ``wait`` seconds after the
-input ends, or when the server closes."""
+input ends (or at the reply that ends the exchange, for ``send``), or when the server closes.
+
+Blank input lines are skipped (an empty frame is never what a script meant), and a line that
+is not UTF-8 is reported and not sent (replacing its bytes would send something else)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import BinaryIO
 
 from rich.console import Console
 from websockets.exceptions import ConnectionClosed
@@ -19,7 +23,16 @@ from wsctl.client.handshake import ConnectOptions, subprotocol_note
 from wsctl.client.protocol import MessageTooLarge
 from wsctl.errors import ExitCode
 
-Lines = asyncio.Queue[str | None]  # None marks the end of the input
+
+@dataclass(frozen=True)
+class NotText:
+    """An input line that is not UTF-8: reported, not sent."""
+
+    number: int
+
+
+Lines = asyncio.Queue[str | NotText | None]  # None marks the end of the input
+FinalFrame = Callable[[str | bytes], bool]  # True for the reply that ends the exchange
 
 
 class LinePrinter:
@@ -49,22 +62,40 @@ class LinePrinter:
             self._write(render.control_line(kind, data))
 
 
-def feed_from_stream(stream: TextIO, loop: asyncio.AbstractEventLoop, lines: Lines) -> None:
-    """Read ``stream`` line by line in a daemon thread (a blocked read must not keep the
-    process alive after the server has gone) and queue each line for sending."""
+def decode_line(raw: bytes, number: int) -> str | NotText | None:
+    """One input line as a message: None for a blank line (skipped), ``NotText`` when it is
+    not UTF-8, else its text without the line ending."""
+    try:
+        text = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        return NotText(number)
+    return text if text.strip() else None
+
+
+def feed_from_stream(stream: BinaryIO, loop: asyncio.AbstractEventLoop, lines: Lines) -> None:
+    """Read ``stream`` (bytes) line by line in a daemon thread (a blocked read must not keep
+    the process alive after the server has gone) and queue each message line for sending."""
+
+    def put(item: str | NotText | None) -> bool:
+        try:
+            loop.call_soon_threadsafe(lines.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            return False
+        return True
 
     def read() -> None:
+        number = 0
         while True:
             try:
                 raw = stream.readline()
             except (OSError, ValueError):
-                raw = ""
-            text = raw.rstrip("\r\n") if raw else None
-            try:
-                loop.call_soon_threadsafe(lines.put_nowait, text)
-            except RuntimeError:  # the loop is closed: nobody is listening any more
+                raw = b""
+            if not raw:
+                put(None)
                 return
-            if text is None:
+            number += 1
+            item = decode_line(raw, number)
+            if item is not None and not put(item):
                 return
 
     threading.Thread(target=read, name="wsctl-stdin", daemon=True).start()
@@ -78,12 +109,18 @@ def queue_of(messages: Iterable[str]) -> Lines:
     return lines
 
 
-async def _receive(connection, printer: LinePrinter) -> None:
+async def _receive(
+    connection, printer: LinePrinter, final: FinalFrame | None
+) -> str | bytes | None:
+    """Print what arrives; return the frame that ends the exchange, if it came."""
     try:
         async for message in connection:
             printer.incoming(message)
+            if final is not None and final(message):
+                return message
     except ConnectionClosed:
         pass
+    return None
 
 
 async def run_script(
@@ -91,20 +128,24 @@ async def run_script(
     options: ConnectOptions,
     lines: Lines,
     *,
-    wait: float,
+    wait: float | None,
     printer: LinePrinter,
     err: Console,
     show_ping_pong: bool = False,
+    final: FinalFrame | None = None,
+    failure: FinalFrame | None = None,
 ) -> int:
     """Send each queued line, print what arrives, and return the exit code: 0 after a clean
-    close, 1 when the server closed with an error or a message could not be sent."""
+    close, 1 when the server closed with an error, a line could not be sent, or the final
+    frame is a ``failure``. ``wait`` None (``-w -1``) holds the connection open until the
+    server closes it; ``final`` ends the wait at the reply that completes the exchange."""
     connection = await open_connection(endpoint, options)
     note = subprotocol_note(options.subprotocols, connection.subprotocol)
     if note is not None:
         err.print(note, markup=False, highlight=False)
     if show_ping_pong:
         connection.on_control = printer.control
-    receiver = asyncio.create_task(_receive(connection, printer))
+    receiver = asyncio.create_task(_receive(connection, printer, final))
     failed = False
     try:
         while True:
@@ -117,6 +158,14 @@ async def run_script(
             if text is None:
                 await asyncio.wait({receiver}, timeout=wait)
                 break
+            if isinstance(text, NotText):
+                err.print(
+                    f"Error: input line {text.number} is not valid UTF-8; not sent",
+                    markup=False,
+                    highlight=False,
+                )
+                failed = True
+                continue
             try:
                 await send_message(connection, text)
             except MessageTooLarge as exc:
@@ -128,7 +177,9 @@ async def run_script(
             printer.outgoing(text)
     finally:
         await connection.close()
-        await receiver
+        ending = await receiver  # raises what the printer raised (a closed stdout)
+    if ending is not None and failure is not None and failure(ending):
+        failed = True
     outcome = close_outcome(connection)
     if outcome.by_server:
         err.print(outcome.describe(), markup=False, highlight=False)

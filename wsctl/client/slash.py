@@ -16,6 +16,7 @@ Lines are sent as text messages. Commands:
   /list                  list the live connections
   /whoami                this connection's id, connected time and source IP
   /ping [DATA]           ping the server and show the round trip
+  /pong [DATA]           send an unsolicited pong
   /close [CODE] [REASON] close the connection (default 1000)
   /quit                  close with 1000 and exit (also Ctrl-D, Ctrl-C)
   /help                  this help
@@ -33,6 +34,11 @@ class Ping:
 
 
 @dataclass(frozen=True)
+class Pong:
+    data: str | None = None
+
+
+@dataclass(frozen=True)
 class CloseRequest:
     code: int = CLEAN_CLOSE
     reason: str = ""
@@ -43,7 +49,7 @@ class ShowHelp:
     pass
 
 
-Command = SendText | Ping | CloseRequest | ShowHelp
+Command = SendText | Ping | Pong | CloseRequest | ShowHelp
 
 
 class SlashError(ValueError):
@@ -94,10 +100,18 @@ def _whoami(rest: str) -> Command:
     return SendText(protocol.whoami_frame())
 
 
+def _control_data(name: str, rest: str) -> str | None:
+    if len(rest.encode("utf-8")) > 125:  # a control frame's payload (RFC 6455 section 5.5)
+        raise SlashError(f"/{name} data is at most 125 bytes")
+    return rest or None
+
+
 def _ping(rest: str) -> Command:
-    if len(rest.encode("utf-8")) > 125:
-        raise SlashError("/ping data is at most 125 bytes")
-    return Ping(rest or None)
+    return Ping(_control_data("ping", rest))
+
+
+def _pong(rest: str) -> Command:
+    return Pong(_control_data("pong", rest))
 
 
 def _close(rest: str) -> Command:
@@ -131,6 +145,7 @@ _COMMANDS = {
     "list": _list,
     "whoami": _whoami,
     "ping": _ping,
+    "pong": _pong,
     "close": _close,
     "quit": _quit,
     "help": _help,

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
@@ -14,10 +13,9 @@ import typer
 
 from wsctl import state
 from wsctl.console import err, out
-from wsctl.errors import ExitCode
+from wsctl.errors import ConfigError, ExitCode
 from wsctl.options import (
     ConfigOpt,
-    JsonOpt,
     NameOpt,
     StageOpt,
     UrlAliasOpt,
@@ -42,38 +40,149 @@ ConnectUrlOpt = Annotated[
         show_default=False,
     ),
 ]
+HANDSHAKE = "Handshake"
+TLS = "TLS and network"
+STACK = "Stack (when no URL is given)"
+OUTPUT = "Output"
+
 HeaderOpt = Annotated[
     list[str] | None,
-    typer.Option("-H", "--header", help="Extra handshake header 'Name: value' (repeatable)."),
+    typer.Option(
+        "-H",
+        "--header",
+        metavar="'NAME: VALUE'",
+        help="Extra handshake header (repeatable).",
+        rich_help_panel=HANDSHAKE,
+    ),
 ]
 SubprotocolOpt = Annotated[
     list[str] | None,
-    typer.Option("-s", "--subprotocol", help="Subprotocol to offer (repeatable)."),
+    typer.Option(
+        "-s",
+        "--subprotocol",
+        metavar="NAME",
+        help="Subprotocol to offer (repeatable).",
+        rich_help_panel=HANDSHAKE,
+    ),
 ]
-OriginOpt = Annotated[str | None, typer.Option("-o", "--origin", help="Origin header.")]
+OriginOpt = Annotated[
+    str | None,
+    typer.Option(
+        "-o", "--origin", metavar="ORIGIN", help="Origin header.", rich_help_panel=HANDSHAKE
+    ),
+]
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host",
+        metavar="HOST",
+        help="Host header, in place of the URL's.",
+        rich_help_panel=HANDSHAKE,
+    ),
+]
 AuthOpt = Annotated[
     str | None,
-    typer.Option("--auth", metavar="USER:PASS", help="HTTP basic authentication."),
+    typer.Option(
+        "--auth",
+        metavar="USER:PASS",
+        help="HTTP basic authentication (wins over -H Authorization, as in wscat).",
+        rich_help_panel=HANDSHAKE,
+    ),
 ]
 NoCheckOpt = Annotated[
-    bool, typer.Option("-n", "--no-check", help="Do not check the server's TLS certificate.")
+    bool,
+    typer.Option(
+        "-n", "--no-check", help="Do not check the server's TLS certificate.", rich_help_panel=TLS
+    ),
 ]
 CaOpt = Annotated[
     Path | None,
-    typer.Option("--ca", help="Trust this CA certificate (PEM) for wss://.", show_default=False),
+    typer.Option(
+        "--ca",
+        metavar="FILE",
+        help="Trust this CA certificate (PEM) for wss://.",
+        show_default=False,
+        rich_help_panel=TLS,
+    ),
+]
+CertOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cert",
+        metavar="FILE",
+        help="Client certificate (PEM) for servers that ask for one.",
+        show_default=False,
+        rich_help_panel=TLS,
+    ),
+]
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        metavar="FILE",
+        help="The client certificate's private key (PEM), if not in --cert.",
+        show_default=False,
+        rich_help_panel=TLS,
+    ),
+]
+PassphraseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--passphrase",
+        metavar="TEXT",
+        envvar="WSCTL_PASSPHRASE",
+        help="The private key's passphrase.",
+        show_default=False,
+        show_envvar=True,
+        rich_help_panel=TLS,
+    ),
+]
+ProxyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--proxy",
+        metavar="URL",
+        help="Connect through this proxy (http://, https://, socks5://); default: "
+        "HTTPS_PROXY/ALL_PROXY from the environment.",
+        show_default=False,
+        rich_help_panel=TLS,
+    ),
+]
+LocationOpt = Annotated[
+    bool, typer.Option("-L", "--location", help="Follow redirects.", rich_help_panel=TLS)
 ]
 TimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", min=0.1, help="Seconds to wait for the connection (and replies)."),
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        metavar="SECONDS",
+        help="Seconds to wait for the connection (and replies).",
+        rich_help_panel=TLS,
+    ),
 ]
 WaitOpt = Annotated[
     float,
     typer.Option(
-        "-w", "--wait", min=0.0, help="Seconds to keep printing replies after the last message."
+        "-w",
+        "--wait",
+        min=-1.0,
+        metavar="SECONDS",
+        help="Seconds to keep printing replies after the last message; -1 holds the "
+        "connection open until the server closes it (or Ctrl-C).",
     ),
 ]
 ShowPingPongOpt = Annotated[
-    bool, typer.Option("-P", "--show-ping-pong", help="Show pings and pongs received.")
+    bool,
+    typer.Option(
+        "-P", "--show-ping-pong", help="Show pings and pongs received.", rich_help_panel=OUTPUT
+    ),
+]
+ClientJsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Machine-readable output on stdout, nothing else.", rich_help_panel=OUTPUT
+    ),
 ]
 
 
@@ -89,17 +198,24 @@ def _endpoint(
 
 
 def _options(
-    header: list[str] | None,
-    subprotocol: list[str] | None,
-    origin: str | None,
-    auth: str | None,
-    ca: Path | None,
-    no_check: bool,
-    timeout: float,
+    header: list[str] | None = None,
+    subprotocol: list[str] | None = None,
+    origin: str | None = None,
+    auth: str | None = None,
+    ca: Path | None = None,
+    no_check: bool = False,
+    timeout: float = 10.0,
+    *,
+    cert: Path | None = None,
+    key: Path | None = None,
+    passphrase: str | None = None,
+    proxy: str | None = None,
+    location: bool = False,
+    host: str | None = None,
 ) -> ConnectOptions:
-    from wsctl.client.handshake import ConnectOptions, parse_header
+    from wsctl.client.handshake import ConnectOptions, check_options, parse_header
 
-    return ConnectOptions(
+    options = ConnectOptions(
         headers=tuple(parse_header(h) for h in header or ()),
         subprotocols=tuple(subprotocol or ()),
         origin=origin,
@@ -107,7 +223,15 @@ def _options(
         ca_file=ca,
         no_check=no_check,
         open_timeout=timeout,
+        cert_file=cert,
+        key_file=key,
+        passphrase=passphrase,
+        proxy=proxy,
+        follow_redirects=location,
+        host=host,
     )
+    check_options(options)
+    return options
 
 
 def _finish(code: int) -> None:
@@ -119,59 +243,90 @@ def _is_terminal(stream: TextIO | None) -> bool:
     return stream is not None and hasattr(stream, "isatty") and stream.isatty()
 
 
+def _hold(wait: float) -> float | None:
+    """``-w``: seconds, or None (hold open) for a negative value such as wscat-style -1."""
+    return None if wait < 0 else wait
+
+
 def connect(
     url: UrlArg = None,
     url_option: ConnectUrlOpt = None,
-    header: HeaderOpt = None,
-    subprotocol: SubprotocolOpt = None,
     execute: Annotated[
         list[str] | None,
         typer.Option(
             "-x",
             "--execute",
+            metavar="MESSAGE",
             help="Send this message, then exit after --wait (repeatable; stdin is not read).",
         ),
     ] = None,
     wait: WaitOpt = 1.0,
-    show_ping_pong: ShowPingPongOpt = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colours.")] = False,
+    header: HeaderOpt = None,
+    subprotocol: SubprotocolOpt = None,
     auth: AuthOpt = None,
     origin: OriginOpt = None,
+    host: HostOpt = None,
     no_check: NoCheckOpt = False,
     ca: CaOpt = None,
-    json_output: JsonOpt = False,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+    passphrase: PassphraseOpt = None,
+    proxy: ProxyOpt = None,
+    location: LocationOpt = False,
     timeout: TimeoutOpt = 10.0,
+    show_ping_pong: ShowPingPongOpt = False,
+    pretty: Annotated[
+        bool,
+        typer.Option(
+            "--pretty", help="Indent JSON frames over several lines.", rich_help_panel=OUTPUT
+        ),
+    ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours.", rich_help_panel=OUTPUT)
+    ] = False,
+    json_output: ClientJsonOpt = False,
     config: ConfigOpt = None,
     name: NameOpt = None,
     stage: StageOpt = None,
 ) -> None:
     """Talk to a WebSocket endpoint: interactive in a terminal, one message per line if piped.
 
-    In a terminal, /broadcast, /send, /list, /whoami, /ping, /close and /quit speak the
-    service's protocol; /help lists them.
+    In a terminal, /broadcast, /send, /list, /whoami, /ping, /pong, /close and /quit speak
+    the service's protocol; /help lists them. Piped, each line is one message (blank lines
+    are skipped) and each frame received is one line of output.
+
+    Examples:
+
+      wsctl connect                              # the stack's running local service
+
+      wsctl connect wss://abc.execute-api.eu-west-1.amazonaws.com/dev
+
+      wsctl connect -c 127.0.0.1:8765/dev -x '{"action":"whoami"}'
+
+      printf '%s\\n' hello there | wsctl connect ws://127.0.0.1:8765/dev --json
     """
     from wsctl.client import script
 
     endpoint = _endpoint((url, url_option), config, name, stage)
-    options = _options(header, subprotocol, origin, auth, ca, no_check, timeout)
+    options = _options(
+        header, subprotocol, origin, auth, ca, no_check, timeout,
+        cert=cert, key=key, passphrase=passphrase, proxy=proxy, location=location, host=host,
+    )  # fmt: skip
     if not execute and not json_output and _is_terminal(sys.stdin) and _is_terminal(sys.stdout):
-        from rich.console import Console
-
         from wsctl.client.interactive import run_interactive
+        from wsctl.console import WsctlConsole
+        from wsctl.console import no_color as no_color_env
 
-        console = Console(
-            highlight=False, soft_wrap=True, no_color=no_color or bool(os.environ.get("NO_COLOR"))
-        )
-        history = state.home() / "history"
-        history.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        console = WsctlConsole(highlight=False, soft_wrap=True, no_color=no_color or no_color_env())
         _finish(
             asyncio.run(
                 run_interactive(
                     endpoint,
                     options,
                     console=console,
-                    history=history,
+                    history=state.history_file(),
                     show_ping_pong=show_ping_pong,
+                    pretty=pretty,
                 )
             )
         )
@@ -182,17 +337,16 @@ def connect(
             lines = script.queue_of(execute)
         else:
             lines = asyncio.Queue()
-            if sys.stdin is None:
+            stdin = getattr(sys.stdin, "buffer", None)
+            if stdin is None:
                 lines.put_nowait(None)
             else:
-                if hasattr(sys.stdin, "reconfigure"):
-                    sys.stdin.reconfigure(errors="replace")
-                script.feed_from_stream(sys.stdin, asyncio.get_running_loop(), lines)
+                script.feed_from_stream(stdin, asyncio.get_running_loop(), lines)
         return await script.run_script(
             endpoint,
             options,
             lines,
-            wait=wait,
+            wait=_hold(wait),
             printer=script.LinePrinter(out, json_output),
             err=err,
             show_ping_pong=show_ping_pong,
@@ -201,96 +355,207 @@ def connect(
     _finish(asyncio.run(piped()))
 
 
+def _message_from_stdin() -> str:
+    """``send -``: the whole of stdin is the message, less one final line ending."""
+    stdin = getattr(sys.stdin, "buffer", None)
+    if stdin is None:
+        raise ConfigError("send -: there is no standard input to read the message from")
+    try:
+        text = stdin.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"send -: standard input is not valid UTF-8 (byte {exc.start}); not sent"
+        ) from None
+    return text.removesuffix("\n").removesuffix("\r")
+
+
 def send(
-    message: Annotated[str, typer.Argument(help="The message, sent as one text frame.")],
+    message: Annotated[
+        str,
+        typer.Argument(
+            metavar="MESSAGE",
+            help="The message, sent as one text frame; - reads it from standard input.",
+            show_default=False,
+        ),
+    ],
     url: UrlArg = None,
     url_option: UrlAliasOpt = None,
-    wait: WaitOpt = 1.0,
-    json_output: JsonOpt = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "-w",
+            "--wait",
+            min=-1.0,
+            metavar="SECONDS",
+            help="Longest wait for replies; stops earlier at the action's final reply (ack, "
+            "connections, whoami or error); -1 waits until the server closes.",
+        ),
+    ] = 5.0,
     header: HeaderOpt = None,
     subprotocol: SubprotocolOpt = None,
     auth: AuthOpt = None,
     origin: OriginOpt = None,
+    host: HostOpt = None,
     no_check: NoCheckOpt = False,
     ca: CaOpt = None,
-    show_ping_pong: ShowPingPongOpt = False,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+    passphrase: PassphraseOpt = None,
+    proxy: ProxyOpt = None,
+    location: LocationOpt = False,
     timeout: TimeoutOpt = 10.0,
+    show_ping_pong: ShowPingPongOpt = False,
+    json_output: ClientJsonOpt = False,
     config: ConfigOpt = None,
     name: NameOpt = None,
     stage: StageOpt = None,
 ) -> None:
-    """Send one message and print the replies that arrive within --wait seconds."""
-    from wsctl.client import script
-    from wsctl.client.protocol import check_size
+    """Send one message and print the replies, until the action's final reply or --wait.
 
-    check_size(message)
+    Exit code 1 when the service answers with an error.
+
+    Examples:
+
+      wsctl send '{"action":"whoami"}'
+
+      wsctl send '{"action":"broadcast","message":"hi"}' ws://127.0.0.1:8765/dev --json
+
+      jq -c . request.json | wsctl send -
+    """
+    from wsctl.client import protocol, script
+
+    if message == "-":
+        message = _message_from_stdin()
+    protocol.check_size(message)
     endpoint = _endpoint((url, url_option), config, name, stage)
-    options = _options(header, subprotocol, origin, auth, ca, no_check, timeout)
+    options = _options(
+        header, subprotocol, origin, auth, ca, no_check, timeout,
+        cert=cert, key=key, passphrase=passphrase, proxy=proxy, location=location, host=host,
+    )  # fmt: skip
+    expected = protocol.final_reply_type(message)
+
+    def final(frame: str | bytes) -> bool:
+        reply = protocol.json_object(frame)
+        if reply is None:
+            return False
+        return (expected is not None and reply.get("type") == expected) or _failed(reply)
+
+    def failure(frame: str | bytes) -> bool:
+        reply = protocol.json_object(frame)
+        return reply is not None and _failed(reply)
 
     async def one() -> int:
         return await script.run_script(
             endpoint,
             options,
             script.queue_of([message]),
-            wait=wait,
+            wait=_hold(wait),
             printer=script.LinePrinter(out, json_output),
             err=err,
             show_ping_pong=show_ping_pong,
+            final=final,
+            failure=failure,
         )
 
     _finish(asyncio.run(one()))
 
 
+def _failed(reply: dict) -> bool:
+    from wsctl.client.replies import reply_problem
+
+    return reply_problem(reply) is not None
+
+
 def broadcast(
     message: Annotated[
-        str, typer.Argument(help="What to send everyone: JSON if it parses, else text.")
+        str,
+        typer.Argument(
+            metavar="MESSAGE",
+            help="What to send everyone: JSON if it parses, else text.",
+            show_default=False,
+        ),
     ],
     url: UrlArg = None,
     url_option: UrlAliasOpt = None,
-    json_output: JsonOpt = False,
     header: HeaderOpt = None,
     auth: AuthOpt = None,
     origin: OriginOpt = None,
+    host: HostOpt = None,
     no_check: NoCheckOpt = False,
     ca: CaOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+    passphrase: PassphraseOpt = None,
+    proxy: ProxyOpt = None,
+    location: LocationOpt = False,
     timeout: TimeoutOpt = 10.0,
+    json_output: ClientJsonOpt = False,
     config: ConfigOpt = None,
     name: NameOpt = None,
     stage: StageOpt = None,
 ) -> None:
-    """Broadcast a message through the service; prints how many got it, were gone or failed."""
+    """Broadcast a message through the service; print how many got it, were gone or failed.
+
+    The service delivers to every connection, this command's own included: the summary says
+    how many of the deliveries were to others.
+
+    Examples:
+
+      wsctl broadcast '"hello"'
+
+      wsctl broadcast '{"text":"deploy done"}' wss://abc.execute-api.eu-west-1.amazonaws.com/dev
+    """
     import json
 
     from wsctl.client import protocol, replies
     from wsctl.client.exchange import exchange
 
-    frame = protocol.broadcast_frame(protocol.message_value(message))
+    value = protocol.message_value(message)
+    frame = protocol.broadcast_frame(value)
     protocol.check_size(frame)
     endpoint = _endpoint((url, url_option), config, name, stage)
-    options = _options(header, None, origin, auth, ca, no_check, timeout)
-    answers = asyncio.run(exchange(endpoint, options, [frame], {"ack"}, timeout))
+    options = _options(
+        header, None, origin, auth, ca, no_check, timeout,
+        cert=cert, key=key, passphrase=passphrase, proxy=proxy, location=location, host=host,
+    )  # fmt: skip
+    seen: list[dict] = []
+    answers = asyncio.run(exchange(endpoint, options, [frame], {"ack"}, timeout, seen=seen))
     ack = answers["ack"]
+    echoed = replies.sender_included(seen, value)
     if json_output:
-        out.out(json.dumps(replies.ack_counts(ack)), highlight=False)
+        out.out(json.dumps(replies.ack_facts(ack, echoed)), highlight=False)
     else:
-        out.print(replies.ack_summary(ack), markup=False)
+        out.print(replies.ack_summary(ack, echoed), markup=False)
 
 
 def connections(
     url: UrlArg = None,
     url_option: UrlAliasOpt = None,
-    json_output: JsonOpt = False,
     header: HeaderOpt = None,
     auth: AuthOpt = None,
     origin: OriginOpt = None,
+    host: HostOpt = None,
     no_check: NoCheckOpt = False,
     ca: CaOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+    passphrase: PassphraseOpt = None,
+    proxy: ProxyOpt = None,
+    location: LocationOpt = False,
     timeout: TimeoutOpt = 10.0,
+    json_output: ClientJsonOpt = False,
     config: ConfigOpt = None,
     name: NameOpt = None,
     stage: StageOpt = None,
 ) -> None:
-    """The live connections: id, connected since, source IP, user agent; * marks yours."""
+    """The live connections: id, connected since, source IP, user agent; * marks this one.
+
+    Examples:
+
+      wsctl connections
+
+      wsctl connections ws://127.0.0.1:8765/dev --json
+    """
     import json
 
     from wsctl.client import protocol, replies
@@ -298,7 +563,10 @@ def connections(
     from wsctl.client.render import utc_now
 
     endpoint = _endpoint((url, url_option), config, name, stage)
-    options = _options(header, None, origin, auth, ca, no_check, timeout)
+    options = _options(
+        header, None, origin, auth, ca, no_check, timeout,
+        cert=cert, key=key, passphrase=passphrase, proxy=proxy, location=location, host=host,
+    )  # fmt: skip
     frames = [protocol.list_frame(), protocol.whoami_frame()]
     answers = asyncio.run(exchange(endpoint, options, frames, {"connections", "whoami"}, timeout))
     listing, me = answers["connections"], answers["whoami"].get("connectionId")
@@ -309,7 +577,7 @@ def connections(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("connect")(connect)
-    app.command("send")(send)
-    app.command("broadcast")(broadcast)
-    app.command("connections")(connections)
+    app.command("connect", rich_help_panel="Talk to a stack")(connect)
+    app.command("send", rich_help_panel="Talk to a stack")(send)
+    app.command("broadcast", rich_help_panel="Talk to a stack")(broadcast)
+    app.command("connections", rich_help_panel="Talk to a stack")(connections)
