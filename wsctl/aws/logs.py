@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from wsctl.aws.awsclient import AwsClient, ResourceDoesNotExist
 from wsctl.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*\Z")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 

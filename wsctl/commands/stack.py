@@ -16,6 +16,7 @@ import typer
 from rich.markup import escape
 
 from wsctl import auth, naming, state
+from wsctl.client.escaping import escape as terminal_safe
 from wsctl.config import ServiceSpec
 from wsctl.console import err, out
 from wsctl.errors import ConfigError, WsctlError
@@ -52,6 +53,9 @@ PortOpt = Annotated[
     int | None,
     typer.Option(
         "--port",
+        min=0,
+        max=65535,
+        metavar="PORT",
         help="With --local: the port (0 picks one). Default: \\[local] port, else 8765.",
         show_default=False,
     ),
@@ -118,8 +122,18 @@ def up(
     idle_timeout: IdleTimeoutOpt = None,
     max_lifetime: MaxLifetimeOpt = None,
     integration_timeout: IntegrationTimeoutOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Create or update the stack on AWS (or run it here with --local), then print its URL."""
+    """Create or update the stack on AWS (or run it here with --local), then print its URL.
+
+    Examples:
+
+      wsctl up --local                  # on this machine, until Ctrl-C
+
+      wsctl up --stage prod --region eu-west-1 --auth token
+
+      wsctl up --json | jq -r .url
+    """
     spec = resolve_spec(config, name=name, stage=stage, region=region, auth=auth_mode)
     if local:
         from wsctl.local.quotas import quotas_for
@@ -134,7 +148,14 @@ def up(
         if port is None:
             port = spec.local.port if spec.local.port is not None else DEFAULT_LOCAL_PORT
         raise typer.Exit(
-            _up_local(spec, port=port, rotate_token=rotate_token, origins=origins, quotas=quotas)
+            _up_local(
+                spec,
+                port=port,
+                rotate_token=rotate_token,
+                origins=origins,
+                quotas=quotas,
+                as_json=as_json,
+            )
         )
     timers = (idle_timeout, max_lifetime, integration_timeout)
     if port is not None or any(value is not None for value in timers):
@@ -165,6 +186,19 @@ def up(
         f"Done in {time.monotonic() - started:.1f} s: {result.changed} changed, "
         f"{len(result.outcomes) - result.changed} unchanged."
     )
+    if as_json:
+        facts = {
+            "stack": endpoint.stack,
+            "region": endpoint.region,
+            "url": endpoint.url,
+            "managementUrl": endpoint.management_url,
+            "apiId": endpoint.api_id,
+            "auth": spec.auth,
+            "changed": result.changed,
+            "unchanged": len(result.outcomes) - result.changed,
+        }
+        _print_json(facts)
+        return
     out.print(f"WebSocket URL:   {escape(endpoint.url)}")
     out.print(f"Management URL:  {escape(endpoint.management_url)}")
     out.print(f"Region:          {endpoint.region}")
@@ -184,11 +218,14 @@ def _up_local(
     rotate_token: bool,
     origins: tuple[str, ...],
     quotas: Quotas,
+    as_json: bool,
 ) -> int:
     serve = _local_serve()
-    token = auth.ensure_token(spec.stack, rotate=rotate_token) if spec.auth == "token" else None
+    token = None
+    if spec.auth == "token":
+        token = auth.ensure_token(state.local_token_key(spec.stack), rotate=rotate_token)
     return serve.run_foreground(
-        spec, port=port, auth_token=token, allow_origins=origins, quotas=quotas
+        spec, port=port, auth_token=token, allow_origins=origins, quotas=quotas, as_json=as_json
     )
 
 
@@ -199,6 +236,11 @@ def _allowed_origins(values: list[str]) -> tuple[str, ...]:
         return tuple(parse_allowed(value) for value in values)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _print_json(facts: dict) -> None:
+    """One JSON object on stdout: the facts of a command, for scripts (camelCase keys)."""
+    typer.echo(json.dumps(facts, indent=2))
 
 
 def _local_serve():
@@ -221,8 +263,16 @@ def down(
     local: LocalOpt = False,
     yes: YesOpt = False,
     forget_token: ForgetTokenOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Delete every resource of the stack (found by name and tag), or stop --local."""
+    """Delete every resource of the stack (found by name and tag), or stop --local.
+
+    Examples:
+
+      wsctl down --local
+
+      wsctl down --stage prod --yes --json
+    """
     spec = resolve_spec(config, name=name, stage=stage, region=region)
     if local:
         stopped = _local_serve().stop(spec)
@@ -231,9 +281,12 @@ def down(
             if stopped
             else f"No local emulator of {spec.stack} is running; nothing to stop."
         )
+        if as_json:
+            _print_json({"stack": spec.stack, "local": True, "stopped": stopped})
         return
 
     from wsctl.aws import deploy
+    from wsctl.aws.planner import KIND_LABELS
     from wsctl.aws.progress import RichReporter
 
     client = _aws_client(spec, profile, endpoint_url)
@@ -243,6 +296,7 @@ def down(
             f"Warning: leaving {foreign.kind} {escape(foreign.name)} alone: it is not tagged "
             f"{naming.STACK_TAG}={spec.stack}, so wsctl did not create it."
         )
+    deleted: list[dict] = []
     if not actions:
         err.print(f"Nothing of stack {spec.stack} in {client.region}; nothing to delete.")
     else:
@@ -250,9 +304,17 @@ def down(
         err.print(f"Deleting stack {spec.stack} from {client.region}")
         result = deploy.down(client, spec, remote=remote, reporter=RichReporter(err))
         err.print(f"Stack {spec.stack} deleted ({len(result.outcomes)} resources).")
+        deleted = [
+            {"kind": KIND_LABELS[outcome.action.kind], "name": outcome.action.name}
+            for outcome in result.outcomes
+        ]
     state.clear_deployed(spec.stack)
     if forget_token:
         state.clear_token(spec.stack)
+    if as_json:
+        facts = {"stack": spec.stack, "region": client.region, "deleted": deleted}
+        facts["leftAlone"] = [{"kind": f.kind, "name": f.name} for f in remote.foreign]
+        _print_json(facts)
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -271,22 +333,62 @@ def status(
     region: RegionOpt = None,
     profile: ProfileOpt = None,
     endpoint_url: EndpointUrlOpt = None,
+    local: LocalOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Each resource of the stack with its id and state, the endpoint and stored connections.
 
-    Exit code 0 when the stack is deployed (even if out of date), 1 when absent or partial."""
+    Exit code 0 when the stack is deployed (even if out of date), 1 when absent or partial;
+    with --local, 0 when its emulator is running here, 1 when not.
+
+    Examples:
+
+      wsctl status
+
+      wsctl status --local --json
+    """
     spec = resolve_spec(config, name=name, stage=stage, region=region)
+    if local:
+        _local_status(spec, as_json)
+        return
     from wsctl.aws import deploy
 
     client = _aws_client(spec, profile, endpoint_url)
     token = state.load_token(spec.stack) if spec.auth == "token" else None
     found = deploy.status(client, spec, token_digest=auth.token_digest(token) if token else None)
     if as_json:
-        typer.echo(json.dumps(found.as_dict(), indent=2))
+        _print_json(found.as_dict())
     else:
         _print_status(found)
     if not found.present:
+        raise typer.Exit(1)
+
+
+def _local_status(spec: ServiceSpec, as_json: bool) -> None:
+    record = state.load_local(spec.stack)
+    if as_json:
+        facts: dict = {"stack": spec.stack, "running": record is not None}
+        if record is not None:
+            facts.update(
+                url=record.url,
+                managementUrl=record.management_url,
+                stage=record.stage,
+                port=record.port,
+                pid=record.pid,
+                auth=record.auth,
+                startedAt=int(record.started_at * 1000),
+            )
+        _print_json(facts)
+    elif record is None:
+        out.print(f"Stack {spec.stack} is not running on this machine: run 'wsctl up --local'.")
+    else:
+        started = datetime.fromtimestamp(record.started_at).strftime("%Y-%m-%d %H:%M:%S")
+        out.print(f"Stack {spec.stack} is running on this machine (since {started}).")
+        out.print(f"WebSocket URL:   {escape(record.url)}")
+        out.print(f"Management URL:  {escape(record.management_url)}")
+        out.print(f"Auth:            {record.auth}")
+        out.print(f"Process:         {record.pid}")
+    if record is None:
         raise typer.Exit(1)
 
 
@@ -323,8 +425,21 @@ def logs(
     follow: FollowOpt = False,
     since: SinceOpt = "10m",
     function: FunctionOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON object per event on stdout (JSON Lines)."),
+    ] = False,
 ) -> None:
-    """The functions' CloudWatch log events in time order; --follow polls until Ctrl-C."""
+    """The functions' CloudWatch log events in time order; --follow polls until Ctrl-C.
+
+    Examples:
+
+      wsctl logs --since 1h
+
+      wsctl logs -f --function broadcast
+
+      wsctl logs --json | jq -r .message
+    """
     spec = resolve_spec(config, name=name, stage=stage, region=region)
     from wsctl.aws import logs as stack_logs
 
@@ -335,21 +450,50 @@ def logs(
     chosen = [function] if function else sorted(spec.functions)
     groups = {fn: naming.log_group_name(spec, fn) for fn in chosen}
     client = _aws_client(spec, profile, endpoint_url)
+    show = _log_json_line if as_json else _print_log_line
+    which = f"function {function}" if function else f"the {len(chosen)} functions"
     if follow:
-        stack_logs.follow(client, groups, start_ms, _print_log_line)
+        err.print(
+            f"Waiting for log events of {which} of stack {spec.stack} (since {since} ago); "
+            "Ctrl-C stops."
+        )
+        stack_logs.follow(client, groups, start_ms, show)
         return
-    for line in stack_logs.fetch(client, groups, start_ms):
-        _print_log_line(line)
+    lines = stack_logs.fetch(client, groups, start_ms)
+    for line in lines:
+        show(line)
+    if not lines:
+        err.print(
+            f"No log events of {which} of stack {spec.stack} in the last {since}: "
+            "try --since 1h, or --follow to wait for new ones."
+        )
+
+
+def _log_time(timestamp_ms: int) -> str:
+    at = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S.") + f"{timestamp_ms % 1000:03d}"
 
 
 def _print_log_line(line) -> None:
-    at = datetime.fromtimestamp(line.timestamp_ms / 1000, tz=UTC)
-    stamp = at.strftime("%Y-%m-%d %H:%M:%S.") + f"{line.timestamp_ms % 1000:03d}"
-    out.print(f"{stamp} [bold]{escape(line.function)}[/] {escape(line.message)}")
+    # Log messages are written by code running in the cloud: escape control characters so
+    # that none can drive the terminal (colours, cursor moves, titles, clipboard writes).
+    message = "\n".join(terminal_safe(part) for part in line.message.split("\n"))
+    out.print(f"{_log_time(line.timestamp_ms)} [bold]{escape(line.function)}[/] {escape(message)}")
+
+
+def _log_json_line(line) -> None:
+    event = {
+        "timestamp": line.timestamp_ms,
+        "time": _log_time(line.timestamp_ms),
+        "function": line.function,
+        "message": line.message,
+        "eventId": line.event_id,
+    }
+    out.out(json.dumps(event, ensure_ascii=False), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("up")(up)
-    app.command("down")(down)
-    app.command("status")(status)
-    app.command("logs")(logs)
+    app.command("up", rich_help_panel="Run a stack")(up)
+    app.command("down", rich_help_panel="Run a stack")(down)
+    app.command("status", rich_help_panel="Run a stack")(status)
+    app.command("logs", rich_help_panel="Run a stack")(logs)

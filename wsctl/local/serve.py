@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ def run_foreground(
     reload: bool = True,
     quotas: Quotas | None = None,
     allow_origins: tuple[str, ...] = (),
+    as_json: bool = False,
 ) -> int:
     """Serve ``spec`` on 127.0.0.1 until Ctrl-C or SIGTERM; then $disconnect everyone, exit 0."""
     _show_function_logs()
@@ -45,7 +47,10 @@ def run_foreground(
     stop_requested = threading.Event()
     previous = _on_sigterm(lambda *_: stop_requested.set())
     try:
-        _announce(service, spec, auth_token, reload)
+        if as_json:  # one object for scripts, once it serves; logs stay on stderr
+            console.out.out(json.dumps(_facts(service, spec)), highlight=False)
+        else:
+            _announce(service, spec, auth_token, reload)
         # The record tells other processes the stack is ready: everything it said comes first.
         sys.stdout.flush()
         state.save_local(record)
@@ -100,6 +105,18 @@ def stop(spec: ServiceSpec) -> bool:
         time.sleep(0.1)
     state.clear_local(spec.stack, pid=record.pid)
     return True
+
+
+def _facts(service: LocalService, spec: ServiceSpec) -> dict:
+    return {
+        "stack": spec.stack,
+        "url": service.url,
+        "managementUrl": service.management_url,
+        "stage": spec.stage,
+        "port": service.port,
+        "auth": spec.auth,
+        "pid": os.getpid(),
+    }
 
 
 def _announce(service: LocalService, spec: ServiceSpec, token: str | None, reload: bool) -> None:
