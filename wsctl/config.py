@@ -46,12 +46,12 @@ MANAGE_CONNECTIONS = "execute-api:ManageConnections"
 INVOKE_FUNCTION = "lambda:InvokeFunction"
 ALLOWED_PERMISSIONS = TABLE_ACTIONS | {MANAGE_CONNECTIONS, INVOKE_FUNCTION}
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
-_STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_FUNCTION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-_CUSTOM_ROUTE = re.compile(r"^[\x21-\x7e]{1,128}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*\Z")
+_STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
+_FUNCTION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\Z")
+_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
+_CUSTOM_ROUTE = re.compile(r"^[\x21-\x7e]{1,128}\Z")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
 # Lambda sets these itself and refuses them in a function's configuration (Lambda developer
 # guide, "Defined runtime environment variables"); WSCTL_ names are wsctl's own.
 RESERVED_ENV = frozenset(
@@ -73,11 +73,11 @@ RESERVED_ENV = frozenset(
 RESERVED_ENV_PREFIXES = ("AWS_LAMBDA_", "WSCTL_")
 # Lambda's EnvironmentVariableName pattern (botocore's lambda model): a letter, then letters,
 # digits and '_'.
-_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]+\Z")
 # Lambda allows 4 KB of variables per function; wsctl keeps some for its own (WSCTL_*).
 MAX_USER_ENV_BYTES = 4096 - 768
 IDENTITY_SOURCE_PREFIXES = ("route.request.header.", "route.request.querystring.")
-_IDENTITY_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_IDENTITY_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+\Z")
 # The function wsctl deploys for auth = "token": its built-in REQUEST authorizer.
 BUILTIN_AUTHORIZER = "wsctl-auth"
 BUILTIN_AUTHORIZER_HANDLER = "wsctl_authorizer.handler"

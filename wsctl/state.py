@@ -10,9 +10,11 @@ these files are a cache and a way for terminals to find each other.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,13 +25,44 @@ def home() -> Path:
     return Path(os.environ.get("WSCTL_HOME") or Path.home() / ".wsctl")
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only its owner can enter (0700), created if missing; its
+    parents up to wsctl's home likewise (mkdir's mode applies to the last one only, and the
+    umask would loosen it)."""
+    root = home()
+    for directory in [*reversed(path.relative_to(root).parents), path.relative_to(root)]:
+        target = root / directory
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(target, 0o700)
+    return path
+
+
+def history_file() -> Path:
+    """The interactive client's line history: what people type may hold secrets, so the file
+    is the owner's only (0600)."""
+    path = private_dir(home()) / "history"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+    return path
+
+
 def _write_json(path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
     """Write atomically, so a reader in another terminal never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _write_atomically(path, json.dumps(data, indent=2, sort_keys=True), mode)
+
+
+def _write_atomically(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to a temporary file beside ``path`` (created with ``mode``: mkstemp
+    makes it 0600, so a secret is never readable by others, even for a moment), then rename
+    it over ``path``: a reader sees the old file or the new one, never half of one."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -58,20 +91,41 @@ class LocalRecord:
     started_at: float
     auth: str = "none"  # what its handshakes require, so clients know to send a token or sign
     region: str | None = None  # the region SigV4 signatures must be scoped to (auth = "iam")
+    # When the serving process started (see ``process_start``): with the pid, it names that
+    # process and no other, so a pid reused after a crash is never taken for the emulator
+    # (it would be sent the stack's token, or a SIGTERM from `down --local`).
+    process_start: str | None = None
 
     def is_alive(self) -> bool:
-        """True only if the process exists and its port still accepts connections."""
+        """True only if the process that wrote the record still runs (same pid, same start
+        time) and its port still accepts connections."""
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             pass  # exists, owned by someone else
+        if self.process_start is None or process_start(self.pid) != self.process_start:
+            return False
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                 return True
         except OSError:
             return False
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as the system tells it (None if it cannot): Linux's
+    /proc start time in clock ticks since boot, else ``ps -o lstart``."""
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return stat.rpartition(")")[2].split()[19]  # field 22, starttime (proc(5))
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        finished = subprocess.run(
+            ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=5
+        )
+        return finished.stdout.strip() or None
+    return None
 
 
 def _local_path(stack: str) -> Path:
@@ -125,18 +179,21 @@ def clear_deployed(stack: str) -> None:
     _stack_path(stack).unlink(missing_ok=True)
 
 
+def local_token_key(stack: str) -> str:
+    """Where the token of ``up --local --auth token`` is kept: apart from the deployed
+    stack's, so a local emulator (and whatever answers on its port) never sees the token
+    that opens the deployed stack. Stack names hold no dot, so it names no stack."""
+    return f"{stack}.local"
+
+
 def _token_path(stack: str) -> Path:
     return home() / "secrets" / f"{stack}.token"
 
 
 def save_token(stack: str, token: str) -> None:
-    path = _token_path(stack)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token)
-    os.chmod(path, 0o600)
+    """Keep the stack's token, owner-only (0600), replaced atomically: a crash mid-write never
+    leaves an empty or half token that would lock the client out."""
+    _write_atomically(_token_path(stack), token, 0o600)
 
 
 def load_token(stack: str) -> str | None:

@@ -113,7 +113,7 @@ def test_sentinel_never_leaves_the_token_file_when_deploying(
 @pytest.mark.timeout(90)
 def test_sentinel_never_leaves_the_token_file_locally(cli, transcript, caplog):
     """The emulator with the token, every client command, and refusals: nowhere to be seen."""
-    state.save_token(STACK, SENTINEL)
+    state.save_token(state.local_token_key(STACK), SENTINEL)
     emulator_console = io.StringIO()
     console = Console(file=emulator_console, width=200)
     with LocalService(SPEC, auth_token=SENTINEL, console=console) as service:

@@ -20,12 +20,13 @@ from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
 from wsctl.local import LocalService
 
 SPEC = parse_spec_file(bundled_service_dir() / CONFIG_FILE).with_overrides(auth="token")
+LOCAL_KEY = state.local_token_key(SPEC.stack)  # up --local keeps its token apart
 
 
 @pytest.fixture
 def token_service():
     """The bundled service with a token, recorded as the running local stack; its token."""
-    token = ensure_token(SPEC.stack)
+    token = ensure_token(LOCAL_KEY)
     with LocalService(SPEC, auth_token=token) as service:
         state.save_local(service.local_record())
         yield service, token
@@ -107,7 +108,7 @@ def test_client_commands_send_the_stored_token(cli, token_service):
 
 def test_client_without_the_right_token_gets_one_line_401(cli, token_service):
     """With another token on this machine, the client says 401 in one line, no traceback."""
-    state.save_token(SPEC.stack, "not-the-token")
+    state.save_token(LOCAL_KEY, "not-the-token")
     result = cli("send", '{"action": "whoami"}')
     assert result.exit_code == 1
     assert "rejected the handshake: HTTP 401" in result.stderr
@@ -118,19 +119,20 @@ def test_up_local_keeps_the_token_across_runs_unless_rotated(cli, tmp_path):
     """`up --local --auth token` creates the token, a re-run keeps it, --rotate-token replaces
     it, and the client follows: the old token is refused, the new one works."""
     with up_local(SPEC.stack, tmp_path, "--auth", "token") as running:
-        first = state.load_token(SPEC.stack)
+        first = state.load_token(LOCAL_KEY)
+        assert state.load_token(SPEC.stack) is None  # the deployed stack's is apart
         assert first and running.record.auth == "token"
         assert cli("send", '{"action": "whoami"}').exit_code == 0
     with up_local(SPEC.stack, tmp_path, "--auth", "token"):
-        assert state.load_token(SPEC.stack) == first
+        assert state.load_token(LOCAL_KEY) == first
         assert cli("send", '{"action": "whoami"}').exit_code == 0
     with up_local(SPEC.stack, tmp_path, "--auth", "token", "--rotate-token") as running:
-        rotated = state.load_token(SPEC.stack)
+        rotated = state.load_token(LOCAL_KEY)
         assert rotated and rotated != first
         assert cli("send", '{"action": "whoami"}').exit_code == 0
         old = asyncio.run(_status(running.record.url, {"Authorization": f"Bearer {first}"}))
         assert old == 401
-    token_file = state.home() / "secrets" / f"{SPEC.stack}.token"
+    token_file = state.home() / "secrets" / f"{LOCAL_KEY}.token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
 
 

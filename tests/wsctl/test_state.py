@@ -1,9 +1,12 @@
 """Local state: atomic records, stale local records detected, the token kept owner-only."""
 
+import dataclasses
 import os
 import socket
 import stat
 import time
+
+import pytest
 
 from wsctl import state
 from wsctl.auth import ensure_token, token_digest
@@ -18,6 +21,7 @@ def _record(pid: int, port: int) -> state.LocalRecord:
         url=f"ws://127.0.0.1:{port}/dev",
         management_url=f"http://127.0.0.1:{port}/dev/@connections",
         started_at=time.time(),
+        process_start=state.process_start(pid),
     )
 
 
@@ -77,3 +81,42 @@ def test_token_digest_hides_the_token():
     digest = token_digest(token)
     assert len(digest) == 64 and token not in digest
     assert digest == token_digest(token)
+
+
+def test_a_reused_pid_is_not_taken_for_the_emulator():
+    """A record whose pid now belongs to another process (another start time) is stale, even
+    with the port listening: that process gets neither the token nor a SIGTERM."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        record = _record(os.getpid(), listener.getsockname()[1])
+        state.save_local(dataclasses.replace(record, process_start="12345"))
+        assert state.load_local("wsctl-dev") is None
+        state.save_local(dataclasses.replace(record, process_start=None))
+        assert state.load_local("wsctl-dev") is None
+
+
+def test_wsctl_home_and_history_are_owner_only(tmp_path, monkeypatch):
+    """~/.wsctl is created 0700 (even with a permissive umask), the history file 0600."""
+    monkeypatch.setenv("WSCTL_HOME", str(tmp_path / "home" / ".wsctl"))
+    previous = os.umask(0o002)
+    try:
+        history = state.history_file()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(state.home().stat().st_mode) == 0o700
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+
+
+def test_the_token_is_replaced_atomically(monkeypatch):
+    """A failure while writing a new token leaves the old one whole, and no temporary file."""
+    state.save_token("wsctl-dev", "old-token")
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError):
+        state.save_token("wsctl-dev", "new-token")
+    assert state.load_token("wsctl-dev") == "old-token"
+    assert [p.name for p in (state.home() / "secrets").iterdir()] == ["wsctl-dev.token"]

@@ -39,6 +39,10 @@ def token(
             "for an --auth iam stack presigned with your AWS credentials.",
         ),
     ] = False,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="The token of `up --local --auth token` (kept apart)."),
+    ] = False,
     expires: Annotated[
         int,
         typer.Option(
@@ -46,28 +50,52 @@ def token(
         ),
     ] = 300,
 ) -> None:
-    """Print the stack's connect token (from `up --auth token`). Treat the output as a secret."""
+    """Print the stack's connect token (from `up --auth token`). Treat the output as a secret.
+
+    Examples:
+
+      curl -H "Authorization: Bearer $(wsctl token)" ...
+
+      wsctl token --local --browser-url       # open it in a browser
+    """
+    spec = resolve_spec(config, name=name, stage=stage)
+    if browser_url:
+        _print_browser_url(spec.stack, local, expires)
+        return
+    key = state.local_token_key(spec.stack) if local else spec.stack
+    secret = state.load_token(key)
+    if secret is None:
+        command = "wsctl up --local --auth token" if local else "wsctl up --auth token"
+        raise WsctlError(
+            f"stack {spec.stack} has no {'local ' if local else ''}connect token on this "
+            f"machine: create one with `{command}`"
+        )
+    out.print(secret, markup=False, highlight=False, emoji=False)
+
+
+def _print_browser_url(stack: str, local: bool, expires: int) -> None:
+    """The URL a browser opens: the running local service's (or, by default, the stack's
+    current endpoint) with its own token, or presigned for an iam stack."""
     from wsctl.client.endpoint import resolve_endpoint
 
-    spec = resolve_spec(config, name=name, stage=stage)
-    endpoint = (
-        resolve_endpoint(None, spec.stack, hint="drop --browser-url") if browser_url else None
-    )
-    if endpoint is not None and endpoint.auth == "iam":
+    endpoint = resolve_endpoint(None, stack, hint="drop --browser-url")
+    if local and endpoint.source != "local":
+        raise WsctlError(f"stack {stack} is not running on this machine: run `wsctl up --local`")
+    if endpoint.auth == "iam":
         from wsctl import sigv4
 
         presigned = sigv4.presign_as_caller(endpoint.url, endpoint.region, expires)
         out.print(presigned, markup=False, highlight=False, emoji=False)
         return
-    secret = state.load_token(spec.stack)
-    if secret is None:
+    if endpoint.token is None:
         raise WsctlError(
-            f"stack {spec.stack} has no connect token on this machine: create one with "
-            "`wsctl up --auth token` (or `wsctl up --local --auth token`)"
+            f"stack {stack} has no connect token for {endpoint.source} use on this machine: "
+            "create one with `wsctl up --auth token` (or `wsctl up --local --auth token`)"
         )
-    text = url_with_token(endpoint.url, secret) if endpoint is not None else secret
-    out.print(text, markup=False, highlight=False, emoji=False)
+    out.print(
+        url_with_token(endpoint.url, endpoint.token), markup=False, highlight=False, emoji=False
+    )
 
 
 def register(app: typer.Typer) -> None:
-    app.command("token")(token)
+    app.command("token", rich_help_panel="Run a stack")(token)

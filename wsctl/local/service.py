@@ -109,6 +109,7 @@ class LocalService:
             started_at=time.time(),
             auth=self.spec.auth,
             region=self.region,
+            process_start=state.process_start(os.getpid()),
         )
 
     @property
