@@ -35,6 +35,9 @@ SERVICE = "execute-api"
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = dt.timedelta(minutes=5)  # what AWS tolerates between the signer's clock and its own
 PRESIGN_EXPIRES = 300
+# SigV4 presigned URLs live at most a week (AWS S3 API reference, "Authenticating Requests:
+# Using Query Parameters"; `aws s3 presign --expires-in`: "Maximum is 604800 seconds").
+MAX_PRESIGN_EXPIRES = 604800
 
 _HTTP_SCHEMES = {"wss": "https", "ws": "http", "https": "https", "http": "http"}
 HeaderPairs = Mapping[str, str] | Iterable[tuple[str, str]]
@@ -242,8 +245,14 @@ def _check_time(signed: _Signed, now: dt.datetime) -> SignatureCheck | None:
             "check this machine's clock"
         )
     if signed.expires is not None:
-        if not signed.expires.isdigit():
-            return _reject(f"X-Amz-Expires {signed.expires!r} is not a number of seconds")
+        # ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+        if not (signed.expires.isascii() and signed.expires.isdigit()):
+            return _reject(f"X-Amz-Expires {signed.expires[:40]!r} is not a number of seconds")
+        if not 1 <= int(signed.expires) <= MAX_PRESIGN_EXPIRES:
+            return _reject(
+                f"X-Amz-Expires must be 1 to {MAX_PRESIGN_EXPIRES} seconds (a week), as AWS "
+                f"requires; got {signed.expires[:40]}"
+            )
         if now > signed_at + dt.timedelta(seconds=int(signed.expires)):
             return _reject(
                 f"the presigned URL expired: signed at {signed.amz_date}, "
@@ -343,7 +352,10 @@ def verify_handshake(
         problem = _check_time(signed, now or dt.datetime.now(dt.UTC))
     if problem is not None:
         return problem
-    expected = _recomputed_signature(method, host, signed, pairs, credentials, region, body)
+    try:
+        expected = _recomputed_signature(method, host, signed, pairs, credentials, region, body)
+    except (ValueError, UnicodeError) as exc:  # e.g. Host "[": not a URL botocore can sign
+        return _reject(f"the request is malformed: {type(exc).__name__}")
     if isinstance(expected, SignatureCheck):
         return expected
     if not hmac.compare_digest(expected.encode(), signed.signature.encode()):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from http import HTTPStatus
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
@@ -261,3 +264,84 @@ def test_sign_as_caller_without_any_region_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("AWS_REGION", raising=False)
     with pytest.raises(ConfigError, match="no AWS region known"):
         sigv4.sign_as_caller("ws://127.0.0.1:8765/dev")
+
+
+def _presigned_path(expires: str) -> str:
+    """A valid presigned path whose X-Amz-Expires is then replaced by ``expires``."""
+    path = sigv4.presign_url(URL, CREDS, REGION, expires=60).split(HOST, 1)[1]
+    return path.replace("X-Amz-Expires=60", f"X-Amz-Expires={quote(expires)}")
+
+
+@pytest.mark.parametrize(
+    ("expires", "says"),
+    [
+        ("²", "is not a number of seconds"),
+        ("1" * 30, "must be 1 to 604800 seconds"),
+        ("604801", "must be 1 to 604800 seconds"),
+        ("0", "must be 1 to 604800 seconds"),
+    ],
+)
+def test_malformed_or_too_long_expires_is_rejected(expires, says):
+    """X-Amz-Expires that is not ASCII digits, or outside AWS's 1..604800 s: a rejection with
+    a reason, never an exception."""
+    check = _verify(path=_presigned_path(expires))
+    assert not check.ok and says in check.reason
+
+
+def test_a_week_is_the_longest_accepted_expiry():
+    """604800 s (AWS's cap) still verifies."""
+    path = sigv4.presign_url(URL, CREDS, REGION, expires=604800).split(HOST, 1)[1]
+    assert _verify(path=path).ok
+
+
+def test_a_host_that_is_not_a_host_is_rejected():
+    """A signed handshake whose Host header is `[` (not a URL botocore can sign): rejected."""
+    headers = {**sigv4.sign_handshake(URL, CREDS, REGION), "Host": "["}
+    check = sigv4.verify_handshake("GET", "/dev", headers, CREDS, REGION)
+    assert not check.ok and "malformed" in check.reason
+
+
+text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+QUERY_FIELDS = [
+    "X-Amz-Signature",
+    "X-Amz-Expires",
+    "X-Amz-Date",
+    "X-Amz-Credential",
+    "X-Amz-Algorithm",
+    "X-Amz-SignedHeaders",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    host=text,
+    path=st.one_of(text, text.map(lambda t: "/dev?" + t)),
+    authorization=st.one_of(st.none(), text, text.map(lambda t: f"{sigv4.ALGORITHM} {t}")),
+    query=st.dictionaries(st.sampled_from(QUERY_FIELDS), text),
+)
+def test_the_verifier_never_raises_on_hostile_input(host, path, authorization, query):
+    """Whatever the handshake carries, the verdict is a SignatureCheck (a 403 with a reason),
+    never an exception (a 500 and a traceback)."""
+    headers = {"Host": host}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+        headers["X-Amz-Date"] = query.get("X-Amz-Date", "20260101T000000Z")
+    if query:
+        path = path.split("?")[0] + "?" + urlencode(query)
+    check = sigv4.verify_handshake("GET", path, headers, CREDS, REGION)
+    assert isinstance(check, sigv4.SignatureCheck) and check.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(QUERY_FIELDS), value=text, host=st.one_of(st.just(HOST), text))
+def test_a_valid_presigned_url_with_one_field_garbled_never_raises(field, value, host):
+    """A genuine presigned URL with one of its fields (or the Host) replaced by anything: a
+    verdict, never an exception, and never a pass unless nothing changed."""
+    url = sigv4.presign_url(URL, CREDS, REGION, expires=60)
+    path = url.split(HOST, 1)[1]
+    fields = dict(parse_qsl(path.split("?", 1)[1]))
+    fields[field] = value
+    check = _verify(path="/dev?" + urlencode(fields), headers={"Host": host})
+    assert isinstance(check, sigv4.SignatureCheck) and check.reason
+    if check.ok:
+        assert host == HOST and fields == dict(parse_qsl(path.split("?", 1)[1]))
