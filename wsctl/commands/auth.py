@@ -54,8 +54,8 @@ def token(
 
     Examples:
 
+    \b
       curl -H "Authorization: Bearer $(wsctl token)" ...
-
       wsctl token --local --browser-url       # open it in a browser
     """
     spec = resolve_spec(config, name=name, stage=stage)
@@ -98,4 +98,4 @@ def _print_browser_url(stack: str, local: bool, expires: int) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("token", rich_help_panel="Run a stack")(token)
+    app.command("token")(token)

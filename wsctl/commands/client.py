@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from wsctl import state
-from wsctl.console import err, out
+from wsctl import console, state
 from wsctl.errors import ConfigError, ExitCode
 from wsctl.options import (
     ConfigOpt,
@@ -40,11 +39,6 @@ ConnectUrlOpt = Annotated[
         show_default=False,
     ),
 ]
-HANDSHAKE = "Handshake"
-TLS = "TLS and network"
-STACK = "Stack (when no URL is given)"
-OUTPUT = "Output"
-
 HeaderOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -52,7 +46,6 @@ HeaderOpt = Annotated[
         "--header",
         metavar="'NAME: VALUE'",
         help="Extra handshake header (repeatable).",
-        rich_help_panel=HANDSHAKE,
     ),
 ]
 SubprotocolOpt = Annotated[
@@ -62,14 +55,11 @@ SubprotocolOpt = Annotated[
         "--subprotocol",
         metavar="NAME",
         help="Subprotocol to offer (repeatable).",
-        rich_help_panel=HANDSHAKE,
     ),
 ]
 OriginOpt = Annotated[
     str | None,
-    typer.Option(
-        "-o", "--origin", metavar="ORIGIN", help="Origin header.", rich_help_panel=HANDSHAKE
-    ),
+    typer.Option("-o", "--origin", metavar="ORIGIN", help="Origin header."),
 ]
 HostOpt = Annotated[
     str | None,
@@ -77,7 +67,6 @@ HostOpt = Annotated[
         "--host",
         metavar="HOST",
         help="Host header, in place of the URL's.",
-        rich_help_panel=HANDSHAKE,
     ),
 ]
 AuthOpt = Annotated[
@@ -86,14 +75,11 @@ AuthOpt = Annotated[
         "--auth",
         metavar="USER:PASS",
         help="HTTP basic authentication (wins over -H Authorization, as in wscat).",
-        rich_help_panel=HANDSHAKE,
     ),
 ]
 NoCheckOpt = Annotated[
     bool,
-    typer.Option(
-        "-n", "--no-check", help="Do not check the server's TLS certificate.", rich_help_panel=TLS
-    ),
+    typer.Option("-n", "--no-check", help="Do not check the server's TLS certificate."),
 ]
 CaOpt = Annotated[
     Path | None,
@@ -102,7 +88,6 @@ CaOpt = Annotated[
         metavar="FILE",
         help="Trust this CA certificate (PEM) for wss://.",
         show_default=False,
-        rich_help_panel=TLS,
     ),
 ]
 CertOpt = Annotated[
@@ -112,7 +97,6 @@ CertOpt = Annotated[
         metavar="FILE",
         help="Client certificate (PEM) for servers that ask for one.",
         show_default=False,
-        rich_help_panel=TLS,
     ),
 ]
 KeyOpt = Annotated[
@@ -122,7 +106,6 @@ KeyOpt = Annotated[
         metavar="FILE",
         help="The client certificate's private key (PEM), if not in --cert.",
         show_default=False,
-        rich_help_panel=TLS,
     ),
 ]
 PassphraseOpt = Annotated[
@@ -134,7 +117,6 @@ PassphraseOpt = Annotated[
         help="The private key's passphrase.",
         show_default=False,
         show_envvar=True,
-        rich_help_panel=TLS,
     ),
 ]
 ProxyOpt = Annotated[
@@ -145,12 +127,9 @@ ProxyOpt = Annotated[
         help="Connect through this proxy (http://, https://, socks5://); default: "
         "HTTPS_PROXY/ALL_PROXY from the environment.",
         show_default=False,
-        rich_help_panel=TLS,
     ),
 ]
-LocationOpt = Annotated[
-    bool, typer.Option("-L", "--location", help="Follow redirects.", rich_help_panel=TLS)
-]
+LocationOpt = Annotated[bool, typer.Option("-L", "--location", help="Follow redirects.")]
 TimeoutOpt = Annotated[
     float,
     typer.Option(
@@ -158,7 +137,6 @@ TimeoutOpt = Annotated[
         min=0.1,
         metavar="SECONDS",
         help="Seconds to wait for the connection (and replies).",
-        rich_help_panel=TLS,
     ),
 ]
 WaitOpt = Annotated[
@@ -174,15 +152,11 @@ WaitOpt = Annotated[
 ]
 ShowPingPongOpt = Annotated[
     bool,
-    typer.Option(
-        "-P", "--show-ping-pong", help="Show pings and pongs received.", rich_help_panel=OUTPUT
-    ),
+    typer.Option("-P", "--show-ping-pong", help="Show pings and pongs received."),
 ]
 ClientJsonOpt = Annotated[
     bool,
-    typer.Option(
-        "--json", help="Machine-readable output on stdout, nothing else.", rich_help_panel=OUTPUT
-    ),
+    typer.Option("--json", help="Machine-readable output on stdout, nothing else."),
 ]
 
 
@@ -277,13 +251,9 @@ def connect(
     show_ping_pong: ShowPingPongOpt = False,
     pretty: Annotated[
         bool,
-        typer.Option(
-            "--pretty", help="Indent JSON frames over several lines.", rich_help_panel=OUTPUT
-        ),
+        typer.Option("--pretty", help="Indent JSON frames over several lines."),
     ] = False,
-    no_color: Annotated[
-        bool, typer.Option("--no-color", help="No colours.", rich_help_panel=OUTPUT)
-    ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours.")] = False,
     json_output: ClientJsonOpt = False,
     config: ConfigOpt = None,
     name: NameOpt = None,
@@ -297,12 +267,10 @@ def connect(
 
     Examples:
 
+    \b
       wsctl connect                              # the stack's running local service
-
       wsctl connect wss://abc.execute-api.eu-west-1.amazonaws.com/dev
-
       wsctl connect -c 127.0.0.1:8765/dev -x '{"action":"whoami"}'
-
       printf '%s\\n' hello there | wsctl connect ws://127.0.0.1:8765/dev --json
     """
     from wsctl.client import script
@@ -314,16 +282,13 @@ def connect(
     )  # fmt: skip
     if not execute and not json_output and _is_terminal(sys.stdin) and _is_terminal(sys.stdout):
         from wsctl.client.interactive import run_interactive
-        from wsctl.console import WsctlConsole
-        from wsctl.console import no_color as no_color_env
 
-        console = WsctlConsole(highlight=False, soft_wrap=True, no_color=no_color or no_color_env())
         _finish(
             asyncio.run(
                 run_interactive(
                     endpoint,
                     options,
-                    console=console,
+                    console=console.make_console(no_color=no_color),
                     history=state.history_file(),
                     show_ping_pong=show_ping_pong,
                     pretty=pretty,
@@ -347,8 +312,7 @@ def connect(
             options,
             lines,
             wait=_hold(wait),
-            printer=script.LinePrinter(out, json_output),
-            err=err,
+            printer=script.LinePrinter(json_output),
             show_ping_pong=show_ping_pong,
         )
 
@@ -416,10 +380,9 @@ def send(
 
     Examples:
 
+    \b
       wsctl send '{"action":"whoami"}'
-
       wsctl send '{"action":"broadcast","message":"hi"}' ws://127.0.0.1:8765/dev --json
-
       jq -c . request.json | wsctl send -
     """
     from wsctl.client import protocol, script
@@ -450,8 +413,7 @@ def send(
             options,
             script.queue_of([message]),
             wait=_hold(wait),
-            printer=script.LinePrinter(out, json_output),
-            err=err,
+            printer=script.LinePrinter(json_output),
             show_ping_pong=show_ping_pong,
             final=final,
             failure=failure,
@@ -501,8 +463,8 @@ def broadcast(
 
     Examples:
 
+    \b
       wsctl broadcast '"hello"'
-
       wsctl broadcast '{"text":"deploy done"}' wss://abc.execute-api.eu-west-1.amazonaws.com/dev
     """
     import json
@@ -523,9 +485,9 @@ def broadcast(
     ack = answers["ack"]
     echoed = replies.sender_included(seen, value)
     if json_output:
-        out.out(json.dumps(replies.ack_facts(ack, echoed)), highlight=False)
+        console.write_line(json.dumps(replies.ack_facts(ack, echoed)))
     else:
-        out.print(replies.ack_summary(ack, echoed), markup=False)
+        console.write_line(replies.ack_summary(ack, echoed))
 
 
 def connections(
@@ -552,8 +514,8 @@ def connections(
 
     Examples:
 
+    \b
       wsctl connections
-
       wsctl connections ws://127.0.0.1:8765/dev --json
     """
     import json
@@ -571,13 +533,13 @@ def connections(
     answers = asyncio.run(exchange(endpoint, options, frames, {"connections", "whoami"}, timeout))
     listing, me = answers["connections"], answers["whoami"].get("connectionId")
     if json_output:
-        out.out(json.dumps(replies.connections_facts(listing, me)), highlight=False)
+        console.write_line(json.dumps(replies.connections_facts(listing, me)))
     else:
-        out.print(replies.connections_table(listing, me, utc_now()))
+        console.out.print(replies.connections_table(listing, me, utc_now()))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("connect", rich_help_panel="Talk to a stack")(connect)
-    app.command("send", rich_help_panel="Talk to a stack")(send)
-    app.command("broadcast", rich_help_panel="Talk to a stack")(broadcast)
-    app.command("connections", rich_help_panel="Talk to a stack")(connections)
+    app.command("connect")(connect)
+    app.command("send")(send)
+    app.command("broadcast")(broadcast)
+    app.command("connections")(connections)

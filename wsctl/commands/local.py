@@ -27,9 +27,19 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    port: Annotated[int, typer.Option("--port", help="Port to serve on (0 picks a free one).")] = 0,
+    port: Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="Port to serve on (0 picks a free one)."),
+    ] = 0,
 ) -> None:
-    """Start the bundled service locally, connect three clients, broadcast, list, and stop."""
+    """Start the bundled service locally, connect three clients, broadcast, list, and stop.
+
+    Examples:
+
+    \b
+      wsctl demo
+      wsctl demo --port 8765
+    """
     from wsctl.local import LocalService
 
     spec = parse_spec_file(bundled_service_dir() / CONFIG_FILE)

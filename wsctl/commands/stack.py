@@ -128,10 +128,9 @@ def up(
 
     Examples:
 
+    \b
       wsctl up --local                  # on this machine, until Ctrl-C
-
       wsctl up --stage prod --region eu-west-1 --auth token
-
       wsctl up --json | jq -r .url
     """
     spec = resolve_spec(config, name=name, stage=stage, region=region, auth=auth_mode)
@@ -269,8 +268,8 @@ def down(
 
     Examples:
 
+    \b
       wsctl down --local
-
       wsctl down --stage prod --yes --json
     """
     spec = resolve_spec(config, name=name, stage=stage, region=region)
@@ -343,8 +342,8 @@ def status(
 
     Examples:
 
+    \b
       wsctl status
-
       wsctl status --local --json
     """
     spec = resolve_spec(config, name=name, stage=stage, region=region)
@@ -434,10 +433,9 @@ def logs(
 
     Examples:
 
+    \b
       wsctl logs --since 1h
-
       wsctl logs -f --function broadcast
-
       wsctl logs --json | jq -r .message
     """
     spec = resolve_spec(config, name=name, stage=stage, region=region)
@@ -493,7 +491,7 @@ def _log_json_line(line) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("up", rich_help_panel="Run a stack")(up)
-    app.command("down", rich_help_panel="Run a stack")(down)
-    app.command("status", rich_help_panel="Run a stack")(status)
-    app.command("logs", rich_help_panel="Run a stack")(logs)
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("status")(status)
+    app.command("logs")(logs)
