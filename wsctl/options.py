@@ -40,11 +40,11 @@ def _endpoint_url(value: str | None) -> str | None:
     (botocore would fail later with a ValueError deep in a client)."""
     if value is None or value == "":
         return value or None
-    parts = urlsplit(value)
     try:
+        parts = urlsplit(value)
         parts.port  # noqa: B018  (raises on a port that is not a number)
     except ValueError:
-        parts = parts._replace(netloc="")
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"--endpoint-url (or AWS_ENDPOINT_URL) {value!r} is not a URL: use "
@@ -110,4 +110,8 @@ def pick_url(positional: str | None, option: str | None) -> str | None:
         raise ConfigError("the URL is empty: give ws://HOST[:PORT]/PATH or wss://…")
     if "://" not in url:
         url = f"ws://{url}"
+    try:
+        urlsplit(url).port  # noqa: B018  (raises on a malformed host or port)
+    except ValueError as exc:
+        raise ConfigError(f"{url!r} is not a URL ({exc}): use ws://HOST[:PORT]/PATH") from None
     return url

@@ -14,8 +14,6 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +54,8 @@ def _write_atomically(path: Path, text: str, mode: int) -> None:
     """Write ``text`` to a temporary file beside ``path`` (created with ``mode``: mkstemp
     makes it 0600, so a secret is never readable by others, even for a moment), then rename
     it over ``path``: a reader sees the old file or the new one, never half of one."""
+    import tempfile
+
     private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -107,11 +107,15 @@ class LocalRecord:
             pass  # exists, owned by someone else
         if self.process_start is None or process_start(self.pid) != self.process_start:
             return False
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
+        # A plain connect to the IP literal: create_connection() would resolve it through
+        # getaddrinfo, loading the idna codec, a cost on every client command's start.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.5)
+            try:
+                probe.connect(("127.0.0.1", self.port))
+            except OSError:
+                return False
+        return True
 
 
 def process_start(pid: int) -> str | None:
@@ -120,6 +124,8 @@ def process_start(pid: int) -> str | None:
     with contextlib.suppress(OSError, IndexError):
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
         return stat.rpartition(")")[2].split()[19]  # field 22, starttime (proc(5))
+    import subprocess
+
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         finished = subprocess.run(
             ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=5

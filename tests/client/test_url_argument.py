@@ -65,3 +65,20 @@ def test_connections_json_keys_are_camel_case(cli, ws_server):
     facts = json.loads(cli("connections", server.url, "--json").stdout)
     keys = set(facts) | {key for item in facts["connections"] for key in item}
     assert all("_" not in key for key in keys), keys
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["connect", "ws://["],
+        ["connections", "wss://[::1"],
+        ["send", "hi", "ws://127.0.0.1:99999/"],
+        ["send", "-s", "", "hi", "ws://127.0.0.1:1/"],
+        ["send", "-s", "a b", "hi", "ws://127.0.0.1:1/"],
+    ],
+)
+def test_malformed_urls_and_subprotocols_are_usage_errors(cli, args):
+    """What the option fuzz found (internal errors before): one line, exit 2."""
+    result = cli(*args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "internal error" not in result.stderr

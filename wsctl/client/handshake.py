@@ -132,8 +132,19 @@ def _load_client_certificate(context: ssl.SSLContext, options: ConnectOptions) -
         raise ConfigError(f"--cert {cert}: {exc.strerror or exc}") from None
 
 
+# RFC 7230 token characters: what a subprotocol name (RFC 6455 section 4.1) is made of.
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
 def check_options(options: ConnectOptions) -> None:
     """Refuse combinations that cannot work, before connecting."""
+    for name in options.subprotocols:
+        if not name or not set(name) <= _TOKEN_CHARS:
+            raise ConfigError(
+                f"-s {name!r}: a subprotocol is a token (letters, digits, !#$%&'*+-.^_`|~)"
+            )
     if options.key_file is not None and options.cert_file is None:
         raise ConfigError("--key needs --cert (the certificate it belongs to)")
     if options.passphrase is not None and options.cert_file is None:

@@ -1,22 +1,31 @@
 """How frames are shown: for people in a terminal, one per line for scripts, or JSON lines.
 
-Pure: each function turns a frame into text (or a rich ``Text``); the caller writes it.
+Pure: each function turns a frame into text (or a rich ``Text``); the caller writes it. rich
+loads only for the frames shown to people (scripts' lines do not need it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from typing import Literal
-
-from rich.highlighter import JSONHighlighter
-from rich.text import Text
+from typing import TYPE_CHECKING, Literal
 
 from wsctl.client.escaping import binary_summary, escape
 
+if TYPE_CHECKING:
+    from rich.highlighter import JSONHighlighter
+    from rich.text import Text
+
 Direction = Literal["in", "out"]
 _ARROWS = {"in": "<", "out": ">"}
-_json_highlighter = JSONHighlighter()
+
+
+@functools.cache
+def _json_highlighter() -> JSONHighlighter:
+    from rich.highlighter import JSONHighlighter
+
+    return JSONHighlighter()
 
 
 def utc_now() -> dt.datetime:
@@ -46,7 +55,9 @@ def _coloured_json(text: str, pretty: bool) -> Text | None:
         dumped = json.dumps(value, indent=2, ensure_ascii=False)
     else:
         dumped = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-    return _json_highlighter(Text("\n".join(escape(part) for part in dumped.split("\n"))))
+    from rich.text import Text
+
+    return _json_highlighter()(Text("\n".join(escape(part) for part in dumped.split("\n"))))
 
 
 def render_frame(
@@ -54,6 +65,8 @@ def render_frame(
 ) -> Text:
     """A frame for a person: time, arrow, then JSON coloured on one line (indented when
     ``pretty``), text escaped, or a hex summary of binary data."""
+    from rich.text import Text
+
     head = Text.assemble((clock(at), "dim"), " ", (_ARROWS[direction], "bold cyan"), " ")
     if isinstance(data, bytes):
         return head + Text(binary_summary(data), style="magenta")
@@ -65,6 +78,8 @@ def render_frame(
 
 def render_note(note: str, at: dt.datetime, style: str = "yellow") -> Text:
     """A line about the connection (a pong, a close), not a frame's content."""
+    from rich.text import Text
+
     return Text.assemble((clock(at), "dim"), " ", (escape(note), style))
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from wsctl.client.escaping import escape
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # What API Gateway sends when an integration fails; it carries no "type".
 _AWS_INTERNAL_ERROR = "Internal server error"
@@ -113,6 +114,8 @@ def connections_summary(listing: dict[str, Any], me: str | None) -> str:
 
 
 def connections_table(listing: dict[str, Any], me: str | None, now: dt.datetime) -> Table:
+    from rich.table import Table
+
     """The live connections as a table; yours is marked with ``*``."""
     table = Table(title=connections_summary(listing, me), title_justify="left")
     for column in ("", "id", "connected since", "source IP"):

@@ -8,12 +8,12 @@ is not UTF-8 is reported and not sent (replacing its bytes would send something 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
-from rich.console import Console
 from websockets.exceptions import ConnectionClosed
 
 from wsctl.client import render
@@ -21,6 +21,7 @@ from wsctl.client.connection import close_outcome, open_connection, send_message
 from wsctl.client.endpoint import Endpoint
 from wsctl.client.handshake import ConnectOptions, subprotocol_note
 from wsctl.client.protocol import MessageTooLarge
+from wsctl.console import write_line
 from wsctl.errors import ExitCode
 
 
@@ -36,14 +37,14 @@ FinalFrame = Callable[[str | bytes], bool]  # True for the reply that ends the e
 
 
 class LinePrinter:
-    """Writes frames for scripts on ``out``: one line each, or one JSON object each."""
+    """Writes frames for scripts on stdout: one line each, or one JSON object each (plain
+    writes: rich would cost startup time and adds nothing to one line)."""
 
-    def __init__(self, out: Console, as_json: bool) -> None:
-        self.out = out
+    def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
 
     def _write(self, text: str) -> None:
-        self.out.out(text, highlight=False)
+        write_line(text)
 
     def incoming(self, data: str | bytes) -> None:
         if self.as_json:
@@ -130,7 +131,7 @@ async def run_script(
     *,
     wait: float | None,
     printer: LinePrinter,
-    err: Console,
+    err: TextIO | None = None,
     show_ping_pong: bool = False,
     final: FinalFrame | None = None,
     failure: FinalFrame | None = None,
@@ -142,7 +143,7 @@ async def run_script(
     connection = await open_connection(endpoint, options)
     note = subprotocol_note(options.subprotocols, connection.subprotocol)
     if note is not None:
-        err.print(note, markup=False, highlight=False)
+        write_line(note, err or sys.stderr)
     if show_ping_pong:
         connection.on_control = printer.control
     receiver = asyncio.create_task(_receive(connection, printer, final))
@@ -159,17 +160,16 @@ async def run_script(
                 await asyncio.wait({receiver}, timeout=wait)
                 break
             if isinstance(text, NotText):
-                err.print(
+                write_line(
                     f"Error: input line {text.number} is not valid UTF-8; not sent",
-                    markup=False,
-                    highlight=False,
+                    err or sys.stderr,
                 )
                 failed = True
                 continue
             try:
                 await send_message(connection, text)
             except MessageTooLarge as exc:
-                err.print(f"Error: {exc}", markup=False, highlight=False)
+                write_line(f"Error: {exc}", err or sys.stderr)
                 failed = True
                 continue
             except ConnectionClosed:
@@ -182,5 +182,5 @@ async def run_script(
         failed = True
     outcome = close_outcome(connection)
     if outcome.by_server:
-        err.print(outcome.describe(), markup=False, highlight=False)
+        write_line(outcome.describe(), err or sys.stderr)
     return int(ExitCode.OK if outcome.clean and not failed else ExitCode.FAILED)
