@@ -160,3 +160,40 @@ def test_connections_summary_says_which_one_is_yours(cli, ws_server):
     result = cli("connections", server.url)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0] == "2 connections: this one (*) and 1 other"
+
+
+def test_broadcast_to_one_listener_says_the_other_delivery_was_the_sender(cli):
+    """Through the real service with one listener: 2 deliveries, '1 other and this sender'."""
+    from websockets.sync.client import connect as sync_connect
+
+    from wsctl.config import load_spec
+    from wsctl.local import LocalService
+
+    spec = load_spec().with_overrides(stage="summary")  # its own table: no other connections
+    with LocalService(spec, port=0) as service, sync_connect(service.url, open_timeout=5) as one:
+        result = cli("broadcast", '"hi"', service.url)
+        assert json.loads(one.recv(timeout=5))["message"] == "hi"
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == (
+        "Broadcast delivered to 2 connections: 1 other and this sender (gone 0, failed 0)."
+    )
+
+
+def test_auth_replaces_an_authorization_header_in_the_handshake(cli, ws_server):
+    """With -H 'Authorization: ...' and --auth, the server gets --auth's Basic value only
+    (wscat's precedence)."""
+    server = ws_server(echo)
+    args = ["-H", "Authorization: Bearer from-header", "--auth", "ann:secret", "-w", "0.2"]
+    result = cli("send", "hi", server.url, *args)
+    assert result.exit_code == 0, result.stderr
+    assert server.recorded.headers[0]["authorization"] == "Basic YW5uOnNlY3JldA=="
+
+
+def test_wss_to_a_plain_server_says_to_use_ws(cli, ws_server):
+    """`wsctl send '"x"' wss://...` against a plain ws:// server: exit 1, one line saying to
+    use ws://, not an internal error."""
+    server = ws_server(echo)
+    result = cli("send", '"x"', server.url.replace("ws://", "wss://"), "-w", "0.2")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "internal error" not in result.stderr
+    assert "ws://" in result.stderr and not result.stderr.rstrip().endswith(":")

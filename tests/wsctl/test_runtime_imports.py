@@ -54,3 +54,12 @@ def test_demo_runs_without_any_server_only_package(tmp_path):
     )
     assert json.loads(finished.stdout.splitlines()[-1]) == {"code": 0}, finished.stderr
     assert "Done in" in finished.stdout
+
+
+def test_h11_floor_excludes_cve_2025_43859():
+    """h11 before 0.16.0 accepts malformed chunked bodies (CVE-2025-43859): the floor is 0.16."""
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        runtime = tomllib.load(handle)["project"]["dependencies"]
+    (h11,) = [dep for dep in runtime if dep.startswith("h11")]
+    floor = h11.split(">=")[1].split(",")[0]
+    assert tuple(int(part) for part in floor.split(".")) >= (0, 16)
