@@ -35,7 +35,7 @@ FAST_COMMANDS: dict[str, str] = {
 # Commands grouped by job in `wsctl --help`, as gh and git do; a command not listed here is
 # shown under "Other commands".
 COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
-    "Start here": ("demo", "init", "validate"),
+    "Start here": ("demo", "init", "validate", "help"),
     "Run a stack": ("up", "down", "status", "logs", "token"),
     "Talk to a stack": ("connect", "send", "broadcast", "connections", "bench"),
 }

@@ -96,6 +96,19 @@ class LocalRecord:
     # (it would be sent the stack's token, or a SIGTERM from `down --local`).
     process_start: str | None = None
 
+    def facts(self) -> dict[str, Any]:
+        """What ``up --local --json`` and ``status --local --json`` print (camelCase)."""
+        return {
+            "stack": self.stack,
+            "url": self.url,
+            "managementUrl": self.management_url,
+            "stage": self.stage,
+            "port": self.port,
+            "pid": self.pid,
+            "auth": self.auth,
+            "startedAt": int(self.started_at * 1000),
+        }
+
     def is_alive(self) -> bool:
         """True only if the process that wrote the record still runs (same pid, same start
         time) and its port still accepts connections."""

@@ -366,18 +366,8 @@ def status(
 def _local_status(spec: ServiceSpec, as_json: bool) -> None:
     record = state.load_local(spec.stack)
     if as_json:
-        facts: dict = {"stack": spec.stack, "running": record is not None}
-        if record is not None:
-            facts.update(
-                url=record.url,
-                managementUrl=record.management_url,
-                stage=record.stage,
-                port=record.port,
-                pid=record.pid,
-                auth=record.auth,
-                startedAt=int(record.started_at * 1000),
-            )
-        _print_json(facts)
+        facts = record.facts() if record is not None else {"stack": spec.stack}
+        _print_json({**facts, "running": record is not None})
     elif record is None:
         out.print(f"Stack {spec.stack} is not running on this machine: run 'wsctl up --local'.")
     else:

@@ -48,7 +48,7 @@ def run_foreground(
     previous = _on_sigterm(lambda *_: stop_requested.set())
     try:
         if as_json:  # one object for scripts, once it serves; logs stay on stderr
-            console.out.out(json.dumps(_facts(service, spec)), highlight=False)
+            console.out.out(json.dumps(record.facts()), highlight=False)
         else:
             _announce(service, spec, auth_token, reload)
         # The record tells other processes the stack is ready: everything it said comes first.
@@ -105,18 +105,6 @@ def stop(spec: ServiceSpec) -> bool:
         time.sleep(0.1)
     state.clear_local(spec.stack, pid=record.pid)
     return True
-
-
-def _facts(service: LocalService, spec: ServiceSpec) -> dict:
-    return {
-        "stack": spec.stack,
-        "url": service.url,
-        "managementUrl": service.management_url,
-        "stage": spec.stage,
-        "port": service.port,
-        "auth": spec.auth,
-        "pid": os.getpid(),
-    }
 
 
 def _announce(service: LocalService, spec: ServiceSpec, token: str | None, reload: bool) -> None:
