@@ -66,3 +66,14 @@ def test_url_of_an_iam_stack_is_presigned_with_the_callers_credentials(cli):
     path = presigned.split(host, 1)[1]
     check = sigv4.verify_handshake("GET", path, {"Host": host}, credentials, "eu-west-1")
     assert check.ok, check.reason
+
+
+def test_the_local_token_is_apart_from_the_deployed_one(cli):
+    """`up --local --auth token` keeps its own token: `token --local` prints it, `token`
+    prints the deployed stack's (or says there is none), never the other one."""
+    local = ensure_token(state.local_token_key("wsctl-dev"))
+    alone = cli("token")
+    assert alone.exit_code == 1 and local not in alone.stdout + alone.stderr
+    assert cli("token", "--local").stdout == local + "\n"
+    deployed = ensure_token("wsctl-dev")
+    assert deployed != local and cli("token").stdout == deployed + "\n"
