@@ -3,7 +3,9 @@
 - ``connect`` ($connect): checks the token when one is configured, stores the connection.
 - ``disconnect`` ($disconnect): deletes the connection's record, best effort.
 - ``default`` (send, list, whoami, $default) and ``broadcast``: read the client's frame and
-  act on it; every reply goes back through the API Gateway management API.
+  act on it; every reply goes back through the API Gateway management API. A broadcast to a
+  big table is split into segments, each an asynchronous invocation of ``broadcast`` itself
+  (``segments.py``; ``FANOUT_SEGMENT_SIZE``, ``FANOUT_ACCOUNT_RPS``).
 
 Environment: ``WSCTL_TABLE`` (the connections table), ``WSCTL_STACK``, optionally
 ``WSCTL_TOKEN_SHA256`` (hex SHA-256 of the connect token), and AWS's usual region variables.
@@ -85,7 +87,7 @@ def disconnect(event: dict[str, Any], context: Any) -> dict[str, int]:
     return _ok()
 
 
-def _segmented(endpoint: str, context: Any) -> Any:
+def _segmented(endpoint: str, context: Any) -> segments.Segments | None:
     """The segmented broadcast for this invocation, or None when it cannot invoke itself."""
     function_name = getattr(context, "function_name", None) or os.environ.get(
         "AWS_LAMBDA_FUNCTION_NAME"
@@ -148,8 +150,13 @@ def broadcast(event: dict[str, Any], context: Any) -> dict[str, int]:
     """The broadcast route, segmented for big tables (segments.py), and the segments' own
     invocations; any other frame reaching it is answered as ``default`` would."""
     if segments.is_job(event):
-        job = segments.Job.from_event(event)
-        segmented = _segmented(job.endpoint, context)
+        # Never raises: an asynchronous invocation that errs is run again by Lambda.
+        try:
+            job = segments.Job.from_event(event)
+            segmented = _segmented(job.endpoint, context)
+        except Exception:
+            logger.exception("a broadcast segment's event could not be read; dropped")
+            return _ok()
         if segmented is None:
             logger.error("segment %s: no function name to continue with; dropped", job.name)
         else:

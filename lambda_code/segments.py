@@ -317,7 +317,7 @@ class Segments:
         management = self.management_for(endpoint)
         if first.last_key is None and len(ids) <= self.size:
             return self._post(management, sender, data, ids)
-        estimate = len(first.items) if first.last_key is None else self._estimate(first.count)
+        estimate = len(ids) if first.last_key is None else self._estimate(len(ids))
         total = segment_count(estimate, self.size)
         counter_key = f"{RESERVED_PREFIX}broadcast#{uuid.uuid4()}"
         counter = Counter(self.dynamodb, self.store.table, counter_key)

@@ -175,6 +175,31 @@ def test_300_connections_in_segments_of_50_each_receive_it_once_with_one_ack(aws
     assert counter_records(aws) == set()
 
 
+class ShortPagedStore(ConnectionStore):
+    """A table whose whole-table scans stop at 100 items a page, as a big table's stop at
+    1 MB: the route cannot see its size from the first page."""
+
+    def page(self, attributes=(), *, segment=None, start_key=None, **extra):
+        if segment is None:
+            extra["Limit"] = 100
+        return super().page(attributes, segment=segment, start_key=start_key, **extra)
+
+
+def test_a_table_bigger_than_a_page_is_sized_from_one_segment_in_64(aws, gateway):
+    """More than one page: the route counts segment 0 of 64 and plans from 64 times that;
+    every connection still gets the frame once, and the ack counts all 640."""
+    seed(aws, ids(640))
+    jobs = Jobs()
+    store = ShortPagedStore(aws, TABLE)
+    assert make_segments(aws, jobs, store=store).broadcast(SENDER, ENDPOINT, DATA) is None
+    sampled = store.count_live(0, segment=(0, segments.SAMPLE_SEGMENTS))
+    estimate = max(101, sampled * segments.SAMPLE_SEGMENTS)
+    assert len(jobs.events) == segments.segment_count(estimate, 50)
+    jobs.run_all(lambda: make_segments(aws, jobs, store=store))
+    assert broadcasts_received(gateway) == Tally(ids(640))
+    assert [(a["delivered"], a["failed"]) for a in acks(gateway)] == [(640, 0)]
+
+
 def test_segments_finishing_in_any_order_ack_once(aws, gateway):
     """Run last-dispatched first: still one ack, sent only after every segment reported."""
     seed(aws, ids(300))
@@ -415,3 +440,11 @@ def test_without_a_function_name_the_handler_posts_everything_itself(aws, gatewa
     event = message_event(SENDER, {"action": "broadcast", "message": "hi"}, route_key="broadcast")
     handler.broadcast(event, None)
     assert [(a["delivered"], a["failed"]) for a in acks(gateway)] == [(60, 0)]
+
+
+def test_a_malformed_job_event_is_logged_and_dropped_not_raised(aws, caplog):
+    """A job event that cannot be read returns 200 (an error would make Lambda retry it)."""
+    context = SimpleNamespace(function_name="wsctl-dev-broadcast")
+    event = {segments.JOB_KEY: {"segment": "first"}}
+    assert handler.broadcast(event, context) == {"statusCode": 200}
+    assert "could not be read" in caplog.text
