@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from wsctl.commands.client import HeaderOpt
 from wsctl.console import err, out
 from wsctl.errors import ConfigError, ExitCode
 from wsctl.options import (
@@ -51,10 +52,6 @@ TimeoutOpt = Annotated[
 ]
 CostOpt = Annotated[
     bool, typer.Option("--cost", help="Add what this traffic would cost on AWS (dated prices).")
-]
-HeaderOpt = Annotated[
-    list[str] | None,
-    typer.Option("-H", "--header", help="Extra handshake header 'Name: value' (repeatable)."),
 ]
 
 
