@@ -312,3 +312,25 @@ def test_an_authorizer_still_referenced_for_a_moment_is_deleted_after_a_retry(aw
     client.delete_authorizer(api["ApiId"], created["AuthorizerId"])
     assert refusals["left"] == 0 and len(sleeps) == 2
     assert client.authorizers(api["ApiId"]) == []
+
+
+def test_logs_of_a_token_stack_include_its_builtin_authorizer(cli, aws, tmp_path):
+    """auth = "token": `wsctl logs --function wsctl-auth` reads the built-in authorizer's logs."""
+    import time
+
+    from aws_testing import write_service
+
+    service = write_service(tmp_path / "tok", auth="token")
+    assert cli("up", "--config", str(service.config)).exit_code == 0
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_stream(logGroupName="/aws/lambda/demo-test-wsctl-auth", logStreamName="s")
+    logs.put_log_events(
+        logGroupName="/aws/lambda/demo-test-wsctl-auth",
+        logStreamName="s",
+        logEvents=[{"timestamp": int(time.time() * 1000) - 1000, "message": "refused one"}],
+    )
+    result = cli(
+        "logs", "--config", str(service.config), "--since", "1h", "--function", "wsctl-auth"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "refused one" in result.stdout

@@ -428,7 +428,9 @@ def logs(
       wsctl logs -f --function broadcast
       wsctl logs --json | jq -r .message
     """
-    spec = resolve_spec(config, name=name, stage=stage, region=region)
+    from wsctl.aws.resources import deployable  # with auth = token: its authorizer's logs too
+
+    spec = deployable(resolve_spec(config, name=name, stage=stage, region=region))
     from wsctl.aws import logs as stack_logs
 
     start_ms = int((time.time() - stack_logs.parse_since(since)) * 1000)
