@@ -22,7 +22,15 @@ from wsctl import __version__, console
 from wsctl.console import OutputClosed, silence_closed_output
 from wsctl.errors import ConfigError, ExitCode, WsctlError
 
-COMMAND_MODULES: tuple[str, ...] = ("auth", "project", "local", "stack", "client", "bench")
+COMMAND_MODULES: tuple[str, ...] = (
+    "auth",
+    "project",
+    "local",
+    "stack",
+    "policy",
+    "client",
+    "bench",
+)
 # The commands scripts run in loops: only their module is loaded and built when they run.
 FAST_COMMANDS: dict[str, str] = {
     "connect": "client",
@@ -36,7 +44,7 @@ FAST_COMMANDS: dict[str, str] = {
 # shown under "Other commands".
 COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "Start here": ("demo", "init", "validate", "help"),
-    "Run a stack": ("up", "down", "status", "logs", "token"),
+    "Run a stack": ("up", "down", "status", "logs", "token", "policy"),
     "Talk to a stack": ("connect", "send", "broadcast", "connections", "bench"),
 }
 EXAMPLES = """\

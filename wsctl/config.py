@@ -166,7 +166,7 @@ class ServiceSpec:
     runtime: str = "python3.12"
     architecture: str = "x86_64"
     auth: Literal["none", "token", "iam", "custom"] = "none"
-    log_retention_days: int = 14
+    log_retention_days: int | None = 14  # None: the account's own retention rules
     source: Path | None = field(default=None, compare=False)
     # Two-way routes: the handler's response body goes back to the caller as one frame.
     respond_routes: frozenset[str] = frozenset()
@@ -261,7 +261,7 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
     runtime = _choice(stack, "runtime", RUNTIMES, where, default="python3.12")
     architecture = _choice(stack, "architecture", ARCHITECTURES, where, default="x86_64")
     auth = _choice(stack, "auth", AUTH_MODES, where, default="none")
-    retention = _integer(stack, "log_retention_days", "stack", where, 1, 3653, default=14)
+    retention = _retention(stack, where)
 
     shared_env = _stack_environment(stack, source, where)
 
@@ -673,6 +673,27 @@ def _choice(table: Mapping, key: str, choices: tuple[str, ...], where: str, defa
     if value not in choices:
         raise ConfigError(
             f"{where} [stack] {key}: {value!r} is not allowed; use one of {', '.join(choices)}"
+        )
+    return value
+
+
+# The only values CloudWatch Logs' PutRetentionPolicy accepts (its API reference).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096)
+LOG_RETENTION_DAYS += (1827, 2192, 2557, 2922, 3288, 3653)
+# Left to the account: where an organisation's automation enforces its own retention on
+# every log group (e.g. AWS Landing Zone Accelerator), wsctl neither sets nor compares it.
+ACCOUNT_RETENTION = "account"
+
+
+def _retention(stack: Mapping, where: str) -> int | None:
+    value = stack.get("log_retention_days", 14)
+    if value == ACCOUNT_RETENTION:
+        return None
+    if isinstance(value, bool) or value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(days) for days in LOG_RETENTION_DAYS)
+        raise ConfigError(
+            f"{where} [stack] log_retention_days: must be one of CloudWatch's values "
+            f'({allowed}) or "{ACCOUNT_RETENTION}" to leave it to the account'
         )
     return value
 

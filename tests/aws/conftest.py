@@ -12,6 +12,9 @@ import moto  # noqa: F401  (moto registers its botocore stubber on import)
 import pytest
 from aws_testing import Breaker, CallLog, Service, write_service
 from moto import mock_aws
+from strict_aws import StrictAws
+
+from wsctl.aws import clock
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -34,6 +37,24 @@ def aws():
     """An empty in-process AWS account (moto) for the test."""
     with mock_aws():
         yield
+
+
+@pytest.fixture(autouse=True)
+def virtual_clock():
+    """The deployer's waits and back-offs run in virtual time: retries AWS would take
+    minutes over (IAM propagation) cost nothing, and no test depends on wall time."""
+    with clock.use(clock.VirtualClock()) as virtual:
+        yield virtual
+
+
+@pytest.fixture(autouse=True)
+def strict(monkeypatch) -> StrictAws:
+    """The strict AWS layer (tests/aws/strict_aws.py), on for every deploy test."""
+    layer = StrictAws()
+    _install(monkeypatch, "before-parameter-build", layer.remember_params)
+    _install(monkeypatch, "before-call", layer.before_call)
+    _install(monkeypatch, "after-call", layer.after_call)
+    return layer
 
 
 def _install(monkeypatch, event: str, handler: Callable, first: bool = False) -> None:

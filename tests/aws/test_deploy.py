@@ -119,7 +119,7 @@ def test_added_route_and_function_are_created_then_removed(up, service, call_log
     lam = boto3.client("lambda", region_name=REGION)
     policy = json.loads(lam.get_policy(FunctionName="demo-test-echo")["Policy"])
     assert [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"]] == [
-        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/echo"
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*"
     ]
 
     service.config.write_text(before)
@@ -134,7 +134,7 @@ def test_added_route_and_function_are_created_then_removed(up, service, call_log
     assert "demo-test-echo" not in leftovers["roles"]
     assert "/aws/lambda/demo-test-echo" not in leftovers["log_groups"]
     chat = json.loads(lam.get_policy(FunctionName="demo-test-chat")["Policy"])
-    assert all("/ping" not in s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in chat["Statement"])
+    assert len(chat["Statement"]) == 1  # one statement per function, whatever its routes
     # and it has now converged
     call_log.clear()
     assert up().exit_code == 0
@@ -212,7 +212,7 @@ def test_failure_at_every_step_then_down_leaves_nothing(cli, service, breaker, c
 def test_interrupted_up_is_finished_by_the_next_up(up, down, breaker, call_log, fraction):
     """Ctrl-C in the middle of `up` exits 130; the next `up` finishes, converges, and `down`
     removes it all."""
-    breaker.arm(int(22 * fraction) or 1, KeyboardInterrupt())
+    breaker.arm(int(21 * fraction) or 1, KeyboardInterrupt())  # a fresh up: 21 mutations
     interrupted = up()
     breaker.disarm()
     assert interrupted.exit_code == 130

@@ -42,13 +42,9 @@ def deployed_state(spec, *, code_sha256: str = SHA) -> RemoteState:
             code_sha256=code_sha256,
             architecture=spec.architecture,
             state="Active",
-            permissions={
-                resources.permission_statement_id(key): resources.permission_source_arn(
-                    PLACE, API, key
-                )
-                for key, target in spec.routes.items()
-                if target == fn
-            },
+            permissions={resources.PERMISSION_SID: resources.permission_source_arn(PLACE, API)}
+            if fn in resources.route_functions(spec)
+            else {},
         )
     for index, fn in enumerate(resources.route_functions(spec)):
         remote.integrations[resources.integration_uri(spec, fn, PLACE)] = f"int{index}"
@@ -77,7 +73,7 @@ def test_empty_account_creates_everything_in_order(service):
     kinds = [a.kind for a in actions]
     assert kinds == sorted(kinds, key=KINDS.index)
     assert kinds.count("function") == 2 and kinds.count("route") == 3
-    assert kinds.count("integration") == 2 and kinds.count("permission") == 3
+    assert kinds.count("integration") == 2 and kinds.count("permission") == 2
 
 
 def test_deployed_stack_is_all_unchanged(service):
@@ -95,8 +91,8 @@ def test_new_code_updates_only_the_functions_code(service):
 
 
 def test_removed_route_deletes_route_permission_and_integration(service):
-    """A route dropped from wsctl.toml: its route and permission go; an integration no route
-    uses any more goes too; deletions come after creates and updates."""
+    """A route dropped from wsctl.toml: its route goes; once no route calls a function, its
+    invoke permission and integration go too; deletions come after creates and updates."""
     spec = service.spec()
     remote = deployed_state(spec)
     smaller = spec.with_overrides(routes={"$connect": "connect", "$default": "chat"})
@@ -104,13 +100,13 @@ def test_removed_route_deletes_route_permission_and_integration(service):
     assert _changes(plan(smaller, remote, code_sha256=SHA)) == [
         ("update", "function", "chat"),
         ("update", "function", "connect"),
-        ("delete", "permission", resources.permission_statement_id("say")),
         ("delete", "route", "say"),
     ]
     only_connect = spec.with_overrides(routes={"$connect": "connect"})
     changes = _changes(plan(only_connect, remote, code_sha256=SHA))
     assert ("delete", "integration", resources.integration_uri(spec, "chat", PLACE)) in changes
     assert ("delete", "route", "$default") in changes
+    assert ("delete", "permission", "chat") in changes
 
 
 def test_removed_function_is_deleted_with_role_and_log_group(service):
@@ -184,19 +180,83 @@ def test_foreign_resources_are_refused():
 
 
 def test_route_moved_to_another_function(service):
-    """`say` moved from chat to connect: the route is retargeted, connect gains the
-    permission, chat loses it, and connect gets an integration of its own already in use."""
+    """Every chat route moved to connect: the routes are retargeted to connect's integration,
+    and chat, called by no route now, loses its invoke permission and integration."""
     spec = service.spec()
     remote = deployed_state(spec)
-    moved = spec.with_overrides(routes={**spec.routes, "say": "connect"})
-    sid = resources.permission_statement_id("say")
+    moved = spec.with_overrides(routes={key: "connect" for key in spec.routes})
     changes = [
         (a.verb, a.kind, a.key, a.function)
         for a in plan(moved, remote, code_sha256=SHA)
         if a.verb != "unchanged"
     ]
     assert changes == [
+        ("update", "route", "$default", "connect"),
         ("update", "route", "say", "connect"),
-        ("create", "permission", sid, "connect"),
-        ("delete", "permission", sid, "chat"),
+        ("delete", "permission", "chat", "chat"),
+        ("delete", "integration", resources.integration_uri(spec, "chat", PLACE), None),
+    ]
+
+
+def test_permission_left_by_a_deleted_api_is_replaced_not_added(service):
+    """The API deleted out of band: the functions still hold wsctl's statement id, so the
+    plan replaces it (AddPermission would answer 409) instead of adding it again."""
+    spec = service.spec()
+    remote = deployed_state(spec)
+    remote.apis, remote.routes, remote.integrations, remote.stage = [], {}, {}, None
+    verbs = {
+        a.key: (a.verb, a.changes)
+        for a in plan(spec, remote, code_sha256=SHA)
+        if a.kind == "permission"
+    }
+    assert verbs == {"chat": ("update", ("new API",)), "connect": ("update", ("new API",))}
+
+
+def test_stage_drift_names_each_setting(service):
+    """AutoDeploy off and data trace on: the stage is updated, naming both settings."""
+    spec = service.spec()
+    remote = deployed_state(spec)
+    settings = {**resources.stage_route_settings(), "DataTraceEnabled": True}
+    remote.stage = StageState(spec.stage, False, settings)
+    (stage,) = [a for a in plan(spec, remote, code_sha256=SHA) if a.kind == "stage"]
+    assert (stage.verb, stage.changes) == ("update", ("auto deploy", "data trace"))
+
+
+def test_architecture_and_memory_drift_are_both_planned(service):
+    """A function on another architecture with other memory: one update naming both, so
+    the executor applies both (code with the architecture, then the configuration)."""
+    spec = service.spec()
+    remote = deployed_state(spec)
+    chat = remote.functions["chat"]
+    configuration = {**chat.configuration, "MemorySize": 1024}
+    remote.functions["chat"] = FunctionState(
+        chat.name, chat.arn, configuration, SHA, "arm64", "Active", chat.permissions
+    )
+    (action,) = [a for a in plan(spec, remote, code_sha256=SHA) if a.verb != "unchanged"]
+    assert (action.kind, action.changes) == ("function", ("architecture", "memory"))
+
+
+def test_deleting_table_is_planned_as_created(service):
+    """A table still DELETING (a `down` moments ago) is not "present": it is created again
+    once its name is free."""
+    spec = service.spec()
+    remote = deployed_state(spec)
+    remote.table = TableState(naming.table_name(spec), "arn:table", "DELETING", None)
+    (action,) = [a for a in plan(spec, remote, code_sha256=SHA) if a.kind == "table"]
+    assert (action.verb, action.changes) == ("create", ("still being deleted",))
+
+
+def test_account_retention_is_neither_set_nor_compared(service):
+    """log_retention_days = "account": whatever retention the log group has is left alone."""
+    service.rewrite('auth = "none"', 'auth = "none"\nlog_retention_days = "account"')
+    spec = service.spec()
+    assert spec.log_retention_days is None
+    remote = deployed_state(spec)
+    for fn, group in list(remote.log_groups.items()):
+        remote.log_groups[fn] = LogGroupState(group.name, 90)
+    assert _changes(plan(spec, remote, code_sha256=SHA)) == []
+    default = spec.with_overrides(log_retention_days=14)
+    assert _changes(plan(default, remote, code_sha256=SHA)) == [
+        ("update", "log_group", "chat"),
+        ("update", "log_group", "connect"),
     ]

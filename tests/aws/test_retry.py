@@ -165,9 +165,11 @@ def test_throttling_that_never_ends_names_the_resource_and_cause(target, install
     assert "3 attempts" in message and "\n" not in message
 
 
-def test_role_propagation_on_create_function_is_retried(service, target, install_hook):
+def test_role_propagation_on_create_function_is_retried(service, target, install_hook, strict):
     """CreateFunction refused twice because the new role is not assumable yet: `up` retries
     and finishes, sleeping only through the injected sleep."""
+    # Only this test's refusals: no other behaviour of the strict layer that sleeps.
+    strict.propagation_seconds, strict.settling_reads, strict.conflicts = 0, 0, None
     refusals = {"left": 2}
 
     def refuse(model, **kwargs):
@@ -191,8 +193,11 @@ def test_role_propagation_on_create_function_is_retried(service, target, install
     assert result.endpoint.url.startswith("wss://")
 
 
-def test_role_that_never_propagates_names_the_function(service, target, install_hook):
-    """If the role never becomes assumable, the error names the function and the cause."""
+def test_role_that_never_propagates_names_the_function(
+    service, target, install_hook, virtual_clock
+):
+    """If the role never becomes assumable within IAM's propagation budget (minutes, not a
+    count of tries), the error names the function and the cause."""
 
     def refuse(model, **kwargs):
         if model.name == "CreateFunction":
@@ -202,9 +207,10 @@ def test_role_that_never_propagates_names_the_function(service, target, install_
             )
 
     install_hook("before-call", refuse)
-    client = AwsClient(target(), sleep=lambda s: None, retry_attempts=3)
+    client = AwsClient(target(), retry_attempts=3)
     with pytest.raises(WsctlError) as caught:
         deploy.up(client, service.spec())
     message = str(caught.value)
     assert message.startswith("Creating Lambda function demo-test-")
-    assert "IAM role has not propagated" in message and "3 attempts" in message
+    assert "IAM role has not propagated" in message and "attempts over 1" in message
+    assert virtual_clock.slept >= retry.IAM_PROPAGATION_SECONDS

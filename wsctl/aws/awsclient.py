@@ -3,23 +3,30 @@
 - Not found becomes ``ResourceDoesNotExist`` (callers decide: absent, or "already gone").
 - AccessDenied becomes a ``WsctlError`` naming the step, the IAM action and what to do.
 - Rejected credentials become a ``ConfigError``.
-- IAM propagation and throttling are retried by ``retry.call_with_retries``; when retries run
+- IAM propagation, throttling, API Gateway's concurrent-modification conflicts and Lambda's
+  update-in-progress conflicts are retried by ``retry.call_with_retries``; when retries run
   out the error names the resource and the cause.
+- Waits (table ACTIVE or gone, function Active or updated) poll through the injectable
+  ``Clock``, never botocore's waiters (they sleep for real), so tests and the latency model
+  run them in virtual time.
+- Every operation must be listed in ``wsctl.aws.permissions.OPERATIONS``: that list is what
+  ``wsctl policy`` grants, so a call missing from it fails at once instead of on AWS.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore import xform_name
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from wsctl import naming
+from wsctl.aws import clock as clocks
 from wsctl.aws import retry
+from wsctl.aws.permissions import OPERATIONS
 from wsctl.aws.resources import Place
 from wsctl.aws.session import Target, botocore_config
 from wsctl.errors import ConfigError, WsctlError
@@ -61,14 +68,11 @@ MUTATING_PREFIXES = (
     "Detach",
 )
 ALREADY_EXISTS_CODES = frozenset(
-    {
-        "ResourceInUseException",
-        "EntityAlreadyExists",
-        "ConflictException",
-        "ResourceConflictException",
-        "ResourceAlreadyExistsException",
-    }
+    {"ResourceInUseException", "EntityAlreadyExists", "ResourceAlreadyExistsException"}
 )
+# Conflicts that mean "exists" only when they say so: API Gateway's conflicts are mostly
+# "concurrent modification" (retried), Lambda's mostly "update in progress" (retried).
+CONFLICT_CODES = frozenset({"ConflictException", "ResourceConflictException"})
 IAM_PERMISSIONS_HINT = "see README, 'IAM permissions for wsctl'"
 
 
@@ -100,7 +104,10 @@ def translate(exc: Exception, service: str, operation: str, what: str) -> Except
         code, message = error.get("Code", "Unknown"), error.get("Message", "")
         if code in NOT_FOUND_CODES:
             return ResourceDoesNotExist(f"{what}: {message or code}")
-        if code in ALREADY_EXISTS_CODES and operation.startswith("Create"):
+        exists = code in ALREADY_EXISTS_CODES or (
+            code in CONFLICT_CODES and "exist" in message.lower()
+        )
+        if exists and operation.startswith(("Create", "Add")):
             return ResourceExists(f"{what}: {message or code}")
         if code in ACCESS_DENIED_CODES:
             return WsctlError(
@@ -125,13 +132,16 @@ class AwsClient:
         self,
         target: Target,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        clock: clocks.Clock | None = None,
         config: Config | None = None,
         retry_attempts: int = 8,
+        iam_propagation_seconds: float = retry.IAM_PROPAGATION_SECONDS,
     ) -> None:
         self.target = target
         self.region = target.region
-        self._sleep = sleep
+        self.clock = clock or (clocks.SleepOnly(sleep) if sleep else clocks.current())
+        self._iam_propagation_seconds = iam_propagation_seconds
         self._config = config or botocore_config()
         self._retry_attempts = retry_attempts
         self._clients: dict[str, Any] = {}
@@ -149,16 +159,20 @@ class AwsClient:
         operation: str,
         what: str,
         *,
-        retry_if: Callable[[Exception], str | None] = retry.throttling,
+        retry_if: Callable[[Exception], str | None] = retry.transient,
+        waits_for_iam: bool = False,
         **params: Any,
     ) -> dict[str, Any]:
+        if (service, operation) not in OPERATIONS:
+            raise AssertionError(f"{service}:{operation} is not in wsctl.aws.permissions")
         method = getattr(self.client(service), xform_name(operation))
         try:
             return retry.call_with_retries(
                 lambda: method(**params),
                 should_retry=retry_if,
-                attempts=self._retry_attempts,
-                sleep=self._sleep,
+                attempts=None if waits_for_iam else self._retry_attempts,
+                budget_seconds=self._iam_propagation_seconds if waits_for_iam else None,
+                clock=self.clock,
             )
         except (ClientError, BotoCoreError, retry.RetriesExhausted) as exc:
             raise translate(exc, service, operation, what) from exc
@@ -176,17 +190,28 @@ class AwsClient:
                 return
             params[token_in] = token
 
-    def _wait(self, service: str, waiter: str, operation: str, what: str, **params: Any) -> None:
-        """Poll with ``operation`` until the waiter's condition holds (at once under moto)."""
-        try:
-            self.client(service).get_waiter(waiter).wait(
-                **params, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
-            )
-        except WaiterError as exc:
-            reason = (exc.last_response or {}).get("Error", {}).get("Message") or exc
-            raise WsctlError(f"{what} failed: {reason}") from exc
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, service, operation, what) from exc
+    def _poll(
+        self,
+        what: str,
+        read: Callable[[], Any],
+        done: Callable[[Any], bool],
+        failed: Callable[[Any], str | None] = lambda _: None,
+        timeout: float = 900.0,
+    ) -> Any:
+        """``read()`` until ``done`` holds (at once under moto), backing off from 0.5 s to
+        5 s; ``failed`` names a state that will never get there."""
+        started, delay = self.clock.now(), 0.5
+        while True:
+            value = read()
+            if done(value):
+                return value
+            reason = failed(value)
+            if reason:
+                raise WsctlError(f"{what} failed: {reason}")
+            if self.clock.now() - started > timeout:
+                raise WsctlError(f"{what} failed: still not ready after {timeout:.0f} s")
+            self.clock.sleep(delay)
+            delay = min(5.0, delay * 2)
 
     # -- STS ---------------------------------------------------------------------------------
     def whoami(self) -> Place:
@@ -224,10 +249,28 @@ class AwsClient:
             Tags=_tag_list(tags),
             **definition,
         )["TableDescription"]
-        self._wait(
-            "dynamodb", "table_exists", "DescribeTable", f"Waiting for table {name}", TableName=name
-        )
+        self.wait_table_active(name)
         return created
+
+    def wait_table_active(self, name: str) -> None:
+        self._poll(
+            f"Waiting for table {name}",
+            lambda: self.describe_table(name),
+            lambda table: table.get("TableStatus") == "ACTIVE",
+        )
+
+    def wait_table_gone(self, name: str) -> None:
+        """DeleteTable returns while the table is still DELETING; its name is free only when
+        DescribeTable no longer finds it (DynamoDB developer guide, "Deleting a table")."""
+
+        def read() -> bool:
+            try:
+                self.describe_table(name)
+            except ResourceDoesNotExist:
+                return True
+            return False
+
+        self._poll(f"Waiting for table {name} to be deleted", read, bool)
 
     def enable_ttl(self, name: str, attribute: str) -> None:
         self._call(
@@ -478,6 +521,7 @@ class AwsClient:
         )
 
     def update_stage(self, api_id: str, stage: str, settings: dict[str, Any]) -> None:
+        """AutoDeploy and the route settings wsctl owns, sent whole every time."""
         self._call(
             "apigatewayv2",
             "UpdateStage",
@@ -561,6 +605,25 @@ class AwsClient:
             PolicyName=policy,
         )
 
+    def attached_policy_arns(self, role: str) -> list[str]:
+        policies = self._pages(
+            "iam",
+            "ListAttachedRolePolicies",
+            f"Listing managed policies of IAM role {role}",
+            "AttachedPolicies",
+            RoleName=role,
+        )
+        return [policy["PolicyArn"] for policy in policies]
+
+    def detach_role_policy(self, role: str, policy_arn: str) -> None:
+        self._call(
+            "iam",
+            "DetachRolePolicy",
+            f"Detaching {policy_arn} from IAM role {role}",
+            RoleName=role,
+            PolicyArn=policy_arn,
+        )
+
     def delete_role(self, name: str) -> None:
         self._call("iam", "DeleteRole", f"Deleting IAM role {name}", RoleName=name)
 
@@ -619,6 +682,13 @@ class AwsClient:
             "lambda", "GetFunction", f"Reading Lambda function {name}", FunctionName=name
         )
 
+    def function_tags(self, arn: str) -> dict[str, str]:
+        """Tags by ListTags: GetFunction leaves them out (``TagsError``) unless the caller may
+        lambda:ListTags anyway (Lambda API reference, GetFunction)."""
+        return self._call("lambda", "ListTags", f"Reading tags of {arn}", Resource=arn).get(
+            "Tags", {}
+        )
+
     def create_function(
         self,
         name: str,
@@ -631,7 +701,8 @@ class AwsClient:
             "lambda",
             "CreateFunction",
             f"Creating Lambda function {name}",
-            retry_if=retry.any_of(retry.role_not_yet_assumable, retry.throttling),
+            retry_if=retry.any_of(retry.role_not_yet_assumable, retry.transient),
+            waits_for_iam=True,
             FunctionName=name,
             Code={"ZipFile": code},
             Architectures=[architecture],
@@ -639,48 +710,58 @@ class AwsClient:
             Tags=tags,
             **configuration,
         )
-        self._wait(
-            "lambda",
-            "function_active_v2",
-            "GetFunction",
-            f"Waiting for function {name}",
-            FunctionName=name,
-        )
+        self.wait_function_ready(name)
         return created
+
+    def wait_function_ready(self, name: str) -> None:
+        """Until the function is Active and no update is in progress: Lambda refuses updates
+        before then (Lambda developer guide, "Lambda function states")."""
+
+        def failed(config: dict[str, Any]) -> str | None:
+            if config.get("State") == "Failed" or config.get("LastUpdateStatus") == "Failed":
+                return config.get("StateReason") or config.get("LastUpdateStatusReason") or "failed"
+            return None
+
+        self._poll(
+            f"Waiting for function {name}",
+            lambda: self._call(
+                "lambda",
+                "GetFunctionConfiguration",
+                f"Reading Lambda function {name}",
+                FunctionName=name,
+            ),
+            lambda config: (
+                config.get("State", "Active") == "Active"
+                and config.get("LastUpdateStatus", "Successful") != "InProgress"
+            ),
+            failed,
+        )
 
     def update_function_code(self, name: str, code: bytes, architecture: str) -> None:
         self._call(
             "lambda",
             "UpdateFunctionCode",
             f"Updating code of Lambda function {name}",
+            retry_if=retry.any_of(retry.update_in_progress, retry.transient),
             FunctionName=name,
             ZipFile=code,
             Architectures=[architecture],
         )
-        self._wait(
-            "lambda",
-            "function_updated_v2",
-            "GetFunction",
-            f"Waiting for function {name}",
-            FunctionName=name,
-        )
+        self.wait_function_ready(name)
 
     def update_function_configuration(self, name: str, configuration: dict[str, Any]) -> None:
         self._call(
             "lambda",
             "UpdateFunctionConfiguration",
             f"Updating configuration of Lambda function {name}",
-            retry_if=retry.any_of(retry.role_not_yet_assumable, retry.throttling),
+            retry_if=retry.any_of(
+                retry.role_not_yet_assumable, retry.update_in_progress, retry.transient
+            ),
+            waits_for_iam=True,
             FunctionName=name,
             **configuration,
         )
-        self._wait(
-            "lambda",
-            "function_updated_v2",
-            "GetFunction",
-            f"Waiting for function {name}",
-            FunctionName=name,
-        )
+        self.wait_function_ready(name)
 
     def delete_function(self, name: str) -> None:
         self._call(
@@ -727,6 +808,7 @@ _PAGING = {
     ("apigatewayv2", "GetRoutes"): ("NextToken", "NextToken"),
     ("iam", "ListRoles"): ("Marker", "Marker"),
     ("iam", "ListRolePolicies"): ("Marker", "Marker"),
+    ("iam", "ListAttachedRolePolicies"): ("Marker", "Marker"),
     ("logs", "DescribeLogGroups"): ("nextToken", "nextToken"),
     ("logs", "FilterLogEvents"): ("nextToken", "nextToken"),
     ("lambda", "ListFunctions"): ("Marker", "NextMarker"),

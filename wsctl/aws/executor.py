@@ -109,6 +109,8 @@ class Executor:
 
     # -- table -------------------------------------------------------------------------------
     def _create_table(self, action: Action) -> None:
+        if self.remote.table_deleting:  # a `down` moments ago: its name is not free yet
+            self.client.wait_table_gone(action.key)
         self.client.create_table(resources.table_definition(self.spec), self.tags)
         self.client.enable_ttl(action.key, resources.TTL_ATTRIBUTE)
 
@@ -116,7 +118,10 @@ class Executor:
         self.client.enable_ttl(action.key, resources.TTL_ATTRIBUTE)
 
     def _delete_table(self, action: Action) -> None:
-        self.client.delete_table(action.key)
+        if not self.remote.table_deleting:
+            self.client.delete_table(action.key)
+        # Gone when `down` returns, so an `up` right after creates it afresh.
+        self.client.wait_table_gone(action.key)
 
     # -- API ---------------------------------------------------------------------------------
     def _create_api(self, action: Action) -> None:
@@ -141,6 +146,11 @@ class Executor:
         )
 
     def _delete_role(self, action: Action) -> None:
+        # DeleteRole answers DeleteConflict while managed policies are attached (IAM API
+        # reference, DeleteRole); someone may have attached one by hand.
+        for policy_arn in self.client.attached_policy_arns(action.name):
+            with contextlib.suppress(ResourceDoesNotExist):
+                self.client.detach_role_policy(action.name, policy_arn)
         self.client.delete_role(action.name)
 
     def _create_role_policy(self, action: Action) -> None:
@@ -159,10 +169,12 @@ class Executor:
     # -- logs --------------------------------------------------------------------------------
     def _create_log_group(self, action: Action) -> None:
         self.client.create_log_group(action.name, self.tags)
-        self.client.put_retention(action.name, self.spec.log_retention_days)
+        if self.spec.log_retention_days is not None:
+            self.client.put_retention(action.name, self.spec.log_retention_days)
 
     def _update_log_group(self, action: Action) -> None:
-        self.client.put_retention(action.name, self.spec.log_retention_days)
+        if self.spec.log_retention_days is not None:
+            self.client.put_retention(action.name, self.spec.log_retention_days)
 
     def _delete_log_group(self, action: Action) -> None:
         self.client.delete_log_group(action.name)
@@ -183,9 +195,13 @@ class Executor:
         )
 
     def _update_function(self, action: Action) -> None:
-        if "code" in action.changes:
+        found = self.remote.functions.get(action.key)
+        if found is not None and found.busy:  # left mid-update, maybe by an interrupted run
+            self.client.wait_function_ready(action.name)
+        code_changes = {"code", "architecture"}
+        if code_changes & set(action.changes):
             self.client.update_function_code(action.name, self.code, self.spec.architecture)
-        if set(action.changes) - {"code"}:
+        if set(action.changes) - code_changes:
             self.client.update_function_configuration(action.name, self._configuration(action.key))
 
     def _delete_function(self, action: Action) -> None:
@@ -265,25 +281,33 @@ class Executor:
         self.client.delete_route(self._api(), action.ref or "", action.key)
 
     def _create_permission(self, action: Action) -> None:
+        name = self._function_name(action)
         if action.key == resources.AUTHORIZER_STATEMENT_ID:
             if self.authorizer_id is None:
                 raise WsctlError("The $connect authorizer is missing; run 'wsctl up' again")
+            sid = action.key
             source = resources.authorizer_source_arn(self.place, self._api(), self.authorizer_id)
-            self.client.add_permission(self._function_name(action), action.key, source)
-            return
-        route_key = next(
-            k for k in self.spec.routes if resources.permission_statement_id(k) == action.key
-        )
-        source = resources.permission_source_arn(self.place, self._api(), route_key)
-        self.client.add_permission(self._function_name(action), action.key, source)
+        else:
+            sid = resources.PERMISSION_SID
+            source = resources.permission_source_arn(self.place, self._api())
+        try:
+            self.client.add_permission(name, sid, source)
+        except ResourceExists:  # 409: the statement id is taken (an earlier, interrupted run)
+            self.client.remove_permission(name, sid)
+            self.client.add_permission(name, sid, source)
 
     def _update_permission(self, action: Action) -> None:
+        sid = (
+            action.key
+            if action.key == resources.AUTHORIZER_STATEMENT_ID
+            else resources.PERMISSION_SID
+        )
         with contextlib.suppress(ResourceDoesNotExist):
-            self.client.remove_permission(self._function_name(action), action.key)
+            self.client.remove_permission(self._function_name(action), sid)
         self._create_permission(action)
 
     def _delete_permission(self, action: Action) -> None:
-        self.client.remove_permission(self._function_name(action), action.key)
+        self.client.remove_permission(self._function_name(action), action.ref or "")
 
     def _create_stage(self, action: Action) -> None:
         self.client.create_stage(

@@ -106,7 +106,7 @@ def plan(
         if authorizer.verb == "create":
             created.add(AUTHORIZER_CREATED)
     actions += [_route_action(spec, remote, key, created) for key in sorted(spec.routes)]
-    actions += [_permission_action(spec, remote, key) for key in sorted(spec.routes)]
+    actions += [_permission_action(spec, remote, fn) for fn in resources.route_functions(spec)]
     if authorizer is not None:
         actions.append(_authorizer_permission_action(spec, remote, authorizer))
     actions.append(_stage_action(spec, remote))
@@ -117,6 +117,8 @@ def _table_action(spec: ServiceSpec, remote: RemoteState) -> Action:
     name = naming.table_name(spec)
     if remote.table is None:
         return Action("create", "table", name, name)
+    if remote.table_deleting:
+        return Action("create", "table", name, name, ("still being deleted",))
     if remote.table.ttl_attribute != resources.TTL_ATTRIBUTE:
         return Action("update", "table", name, name, ("ttl",))
     return Action("unchanged", "table", name, name)
@@ -144,7 +146,7 @@ def _log_group_action(spec: ServiceSpec, remote: RemoteState, fn: str) -> Action
     group = remote.log_groups.get(fn)
     if group is None:
         return Action("create", "log_group", fn, name, function=fn)
-    if group.retention_days != spec.log_retention_days:
+    if spec.log_retention_days is not None and group.retention_days != spec.log_retention_days:
         return Action("update", "log_group", fn, name, ("retention",), function=fn)
     return Action("unchanged", "log_group", fn, name, function=fn)
 
@@ -241,30 +243,45 @@ def _route_action(
     return Action(verb, "route", key, key, tuple(changes), route.route_id, fn)
 
 
-def _permission_action(spec: ServiceSpec, remote: RemoteState, key: str) -> Action:
-    fn = spec.routes[key]
-    sid = resources.permission_statement_id(key)
+def _permission_action(spec: ServiceSpec, remote: RemoteState, fn: str) -> Action:
+    """API Gateway's right to invoke ``fn``: one statement, scoped to the API."""
+    sid = resources.PERMISSION_SID
     function = remote.functions.get(fn)
     existing = function.permissions.get(sid, "") if function else ""
-    name = f"{naming.function_name(spec, fn)} for {key}"
-    if remote.api is None or function is None or existing == "":
-        return Action("create", "permission", sid, name, function=fn)
-    if existing != resources.permission_source_arn(remote.place, remote.api.api_id, key):
-        return Action("update", "permission", sid, name, ("source ARN",), function=fn)
-    return Action("unchanged", "permission", sid, name, function=fn)
+    name = f"{naming.function_name(spec, fn)} for API Gateway"
+    if existing == "":
+        return Action("create", "permission", fn, name, function=fn)
+    # The statement id exists (AddPermission would answer 409): replace it when its API is
+    # gone (deleted out of band) or it names another one.
+    if remote.api is None:
+        return Action("update", "permission", fn, name, ("new API",), function=fn)
+    if existing != resources.permission_source_arn(remote.place, remote.api.api_id):
+        return Action("update", "permission", fn, name, ("source ARN",), function=fn)
+    return Action("unchanged", "permission", fn, name, function=fn)
 
 
 def _stage_action(spec: ServiceSpec, remote: RemoteState) -> Action:
     if remote.stage is None or remote.api is None:
         return Action("create", "stage", spec.stage, spec.stage)
-    wanted = resources.stage_route_settings()
-    differs = not remote.stage.auto_deploy or any(
-        remote.stage.route_settings.get(key) != wanted[key]
-        for key in ("ThrottlingBurstLimit", "ThrottlingRateLimit")
-    )
-    if differs:
-        return Action("update", "stage", spec.stage, spec.stage, ("settings",), remote.api.api_id)
+    wanted = resources.stage_settings()
+    changes = []
+    if remote.stage.auto_deploy != wanted["AutoDeploy"]:
+        changes.append("auto deploy")
+    routes = wanted["DefaultRouteSettings"]
+    changes += [
+        _STAGE_LABELS[key] for key in routes if remote.stage.route_settings.get(key) != routes[key]
+    ]
+    if changes:
+        return Action("update", "stage", spec.stage, spec.stage, tuple(changes), remote.api.api_id)
     return Action("unchanged", "stage", spec.stage, spec.stage, ref=remote.api.api_id)
+
+
+_STAGE_LABELS = {
+    "ThrottlingBurstLimit": "throttling burst",
+    "ThrottlingRateLimit": "throttling rate",
+    "DataTraceEnabled": "data trace",
+    "DetailedMetricsEnabled": "detailed metrics",
+}
 
 
 def plan_teardown(spec: ServiceSpec, remote: RemoteState) -> list[Action]:
@@ -300,8 +317,10 @@ def _function_action(
     if found is None:
         return Action("create", "function", fn, name, function=fn)
     changes: list[str] = []
-    if found.code_sha256 != code_sha256 or found.architecture != spec.architecture:
+    if found.code_sha256 != code_sha256:
         changes.append("code")
+    if found.architecture != spec.architecture:
+        changes.append("architecture")
     wanted = resources.function_configuration(spec, spec.functions[fn], remote.place, token_digest)
     changes.extend(
         _CONFIG_LABELS[key] for key in wanted if found.configuration.get(key) != wanted[key]
@@ -336,14 +355,16 @@ def _deletions(spec: ServiceSpec, remote: RemoteState, kept: list[Action]) -> li
     for fn in sorted(set(remote.functions) - functions_deleted):
         found = remote.functions[fn]
         for sid in sorted(found.permissions):
-            owner = (
-                spec.authorizer.function
-                if sid == resources.AUTHORIZER_STATEMENT_ID and spec.authorizer
-                else spec.routes.get(_route_of(spec, sid))
-            )
-            if ("permission", sid) not in keep or owner != fn:
+            if sid == resources.AUTHORIZER_STATEMENT_ID:
+                owner = spec.authorizer.function if spec.authorizer else None
+                stays = ("permission", sid) in keep and owner == fn
+            else:
+                # One statement per function; older wsctl versions' per-route ones go too.
+                stays = sid == resources.PERMISSION_SID and ("permission", fn) in keep
+            if not stays:
+                key = fn if sid == resources.PERMISSION_SID else sid
                 deletions.append(
-                    Action("delete", "permission", sid, f"{found.name} {sid}", function=fn)
+                    Action("delete", "permission", key, f"{found.name} {sid}", ref=sid, function=fn)
                 )
     if primary_kept:
         for key, route in sorted(remote.routes.items()):
@@ -399,13 +420,6 @@ def _deletions(spec: ServiceSpec, remote: RemoteState, kept: list[Action]) -> li
     if remote.table is not None and ("table", naming.table_name(spec)) not in keep:
         deletions.append(Action("delete", "table", remote.table.name, remote.table.name))
     return deletions
-
-
-def _route_of(spec: ServiceSpec, statement_id: str) -> str | None:
-    for key in spec.routes:
-        if resources.permission_statement_id(key) == statement_id:
-            return key
-    return None
 
 
 def _normalized(document: dict) -> object:

@@ -64,6 +64,12 @@ class FunctionState:
     state: str
     # Statement id -> SourceArn, for the statements wsctl added.
     permissions: dict[str, str | None]
+    last_update_status: str = "Successful"
+
+    @property
+    def busy(self) -> bool:
+        """An earlier update (maybe of an interrupted run) is still being applied."""
+        return self.state == "Pending" or self.last_update_status == "InProgress"
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,11 @@ class RemoteState:
         return self.apis[0] if self.apis else None
 
     @property
+    def table_deleting(self) -> bool:
+        """A table ``down`` deleted moments ago: still listed, its name not yet free."""
+        return self.table is not None and self.table.status == "DELETING"
+
+    @property
     def is_empty(self) -> bool:
         return not (self.table or self.apis or self.roles or self.log_groups or self.functions)
 
@@ -148,6 +159,10 @@ def _discover_table(client, spec, remote, tags) -> None:
     try:
         table = client.describe_table(name)
     except ResourceDoesNotExist:
+        return
+    if table.get("TableStatus") == "DELETING":
+        # On its way out, whoever deleted it: only its name matters, free once it is gone.
+        remote.table = TableState(name, table["TableArn"], "DELETING", None)
         return
     if not _ours(client.table_tags(table["TableArn"]), tags):
         remote.foreign.append(Foreign("DynamoDB table", name))
@@ -265,11 +280,13 @@ def _discover_functions(client, spec, remote, tags, prefix) -> None:
             found = client.get_function(name)
         except ResourceDoesNotExist:
             continue
-        if not _ours(found.get("Tags") or {}, tags):
+        config = found["Configuration"]
+        # GetFunction returns Tags only to callers allowed lambda:ListTags, and then
+        # TagsError instead: ask ListTags itself, so a denial is an error, never "foreign".
+        if not _ours(client.function_tags(config["FunctionArn"]), tags):
             if name in wanted:
                 remote.foreign.append(Foreign("Lambda function", name))
             continue
-        config = found["Configuration"]
         statements = client.function_policy_statements(name)
         remote.functions[_function_key(spec, name)] = FunctionState(
             name=name,
@@ -287,6 +304,7 @@ def _discover_functions(client, spec, remote, tags, prefix) -> None:
             code_sha256=config.get("CodeSha256", ""),
             architecture=(config.get("Architectures") or ["x86_64"])[0],
             state=config.get("State", "Active"),
+            last_update_status=config.get("LastUpdateStatus", "Successful"),
             permissions={
                 statement["Sid"]: _source_arn(statement)
                 for statement in statements

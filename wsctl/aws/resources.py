@@ -7,7 +7,6 @@ so the planner can compare, and ``down`` can find the stack from any machine.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,6 +32,7 @@ AUTHORIZER_STATEMENT_ID = f"{PERMISSION_PREFIX}authorizer"
 # selected by the route's RouteResponseSelectionExpression (API Gateway developer guide, "Set
 # up route responses for WebSocket APIs").
 ROUTE_RESPONSE_KEY = "$default"
+PERMISSION_SID = f"{PERMISSION_PREFIX}apigateway"
 # Stage defaults: an omitted pair in DefaultRouteSettings means 0, which throttles everything.
 THROTTLING_BURST_LIMIT = 500
 THROTTLING_RATE_LIMIT = 1000.0
@@ -253,16 +253,16 @@ def route_functions(spec: ServiceSpec) -> list[str]:
     return sorted(set(spec.routes.values()))
 
 
-def permission_statement_id(route_key: str) -> str:
-    """A valid, stable statement id per route (route keys may hold any printable character)."""
-    readable = re.sub(r"[^A-Za-z0-9_-]", "_", route_key)[:48]
-    digest = hashlib.sha256(route_key.encode("utf-8")).hexdigest()[:8]
-    return f"{PERMISSION_PREFIX}{readable}-{digest}"
+def permission_source_arn(place: Place, api_id: str) -> str:
+    """Only this API (any stage, any of its routes) may invoke the function. One statement
+    per function, not per route: a function's resource policy is capped at 20 KB
+    (PolicyLengthExceededException; Lambda quotas), about 60 route statements."""
+    return execute_api_arn(place, api_id, "*")
 
 
-def permission_source_arn(place: Place, api_id: str, route_key: str) -> str:
-    """Only this API, any stage, this route may invoke the function."""
-    return execute_api_arn(place, api_id, f"*/{route_key}")
+def stage_settings() -> dict[str, Any]:
+    """Every stage setting wsctl owns, as GetStage reports them (compared for drift)."""
+    return {"AutoDeploy": True, "DefaultRouteSettings": stage_route_settings()}
 
 
 def stage_route_settings() -> dict[str, Any]:

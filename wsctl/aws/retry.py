@@ -1,18 +1,28 @@
-"""One retry helper for AWS control-plane calls, with a predicate and an injectable sleep.
+"""One retry helper for AWS control-plane calls, with a predicate and an injectable clock.
 
 botocore's ``standard`` retry mode already retries throttling a few times; this helper covers
-what it does not: IAM's eventual consistency (a new role is not yet assumable by Lambda) and
-throttling that outlasts botocore's attempts (API Gateway allows few control-plane calls).
+what it does not:
+- IAM's eventual consistency: a new role is not yet assumable by Lambda. Propagation can take
+  minutes, so that retry runs on a time budget, not a count (chalice waits up to 150 s:
+  ``chalice/awsclient.py``, ``_call_client_method_with_retries``).
+- API Gateway's ``ConflictException`` "Unable to complete operation due to concurrent
+  modification. Please try again later." on back-to-back mutations of one API (Terraform's
+  provider retries it: hashicorp/terraform-provider-aws#18018, PR #29735).
+- Lambda's ``ResourceConflictException`` "The operation cannot be performed at this time. An
+  update is in progress for resource" while ``LastUpdateStatus`` is InProgress
+  (ansible-collections/community.aws#830; Lambda developer guide, "Lambda function states").
+- throttling that outlasts botocore's attempts (API Gateway allows few control-plane calls).
 """
 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from botocore.exceptions import ClientError
+
+from wsctl.aws.clock import Clock, SleepOnly, SystemClock
 
 T = TypeVar("T")
 
@@ -28,11 +38,16 @@ THROTTLING_CODES = frozenset(
 )
 
 
+# How long a new role may take to reach Lambda before wsctl gives up (chalice: 150 s).
+IAM_PROPAGATION_SECONDS = 180.0
+
+
 class RetriesExhausted(Exception):
     """The call kept failing for a retryable reason; ``cause`` says which."""
 
-    def __init__(self, cause: str, attempts: int, last: Exception) -> None:
-        super().__init__(f"{cause} (gave up after {attempts} attempts)")
+    def __init__(self, cause: str, attempts: int, last: Exception, seconds: float = 0.0) -> None:
+        over = f" over {seconds:.0f} s" if seconds >= 1 else ""
+        super().__init__(f"{cause} (gave up after {attempts} attempts{over})")
         self.cause = cause
         self.attempts = attempts
         self.last = last
@@ -72,6 +87,24 @@ def authorizer_still_referenced(exc: Exception) -> str | None:
     return None
 
 
+def concurrent_modification(exc: Exception) -> str | None:
+    """API Gateway serialises the mutations of one API; a conflict that does not say the
+    thing exists is that, and passes."""
+    code, message, _ = _code(exc)
+    lowered = message.lower()
+    if code == "ConflictException" and "exist" not in lowered:
+        return f"API Gateway is busy with another change of this API ({message or code})"
+    return None
+
+
+def update_in_progress(exc: Exception) -> str | None:
+    """A Lambda function still applying an earlier update refuses the next one."""
+    code, message, _ = _code(exc)
+    if code == "ResourceConflictException" and "in progress" in message:
+        return f"the function is still being updated ({message})"
+    return None
+
+
 def any_of(*predicates: Callable[[Exception], str | None]) -> Callable[[Exception], str | None]:
     def predicate(exc: Exception) -> str | None:
         for check in predicates:
@@ -83,26 +116,43 @@ def any_of(*predicates: Callable[[Exception], str | None]) -> Callable[[Exceptio
     return predicate
 
 
+def transient(exc: Exception) -> str | None:
+    """What every control-plane call retries: throttling and API Gateway's busy conflicts."""
+    return throttling(exc) or concurrent_modification(exc)
+
+
 def call_with_retries(
     call: Callable[[], T],
     *,
     should_retry: Callable[[Exception], str | None],
-    attempts: int = 8,
+    attempts: int | None = 8,
+    budget_seconds: float | None = None,
     base_delay: float = 0.5,
     max_delay: float = 16.0,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
+    clock: Clock | None = None,
 ) -> T:
     """``call()``, retried with capped exponential backoff and jitter while ``should_retry``
-    gives a reason; after ``attempts`` tries, ``RetriesExhausted`` carries the last reason."""
-    for attempt in range(1, attempts + 1):
+    gives a reason, for at most ``attempts`` tries and (if given) ``budget_seconds`` of the
+    clock; then ``RetriesExhausted`` carries the last reason."""
+    if clock is None:
+        clock = SleepOnly(sleep) if sleep is not None else SystemClock()
+        sleep = None
+    pause = sleep or clock.sleep
+    started = clock.now()
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return call()
         except Exception as exc:
             reason = should_retry(exc)
             if reason is None:
                 raise
-            if attempt == attempts:
-                raise RetriesExhausted(reason, attempts, exc) from exc
+            elapsed = clock.now() - started
+            out_of_tries = attempts is not None and attempt >= attempts
+            out_of_time = budget_seconds is not None and elapsed >= budget_seconds
+            if out_of_tries or out_of_time:
+                raise RetriesExhausted(reason, attempt, exc, elapsed) from exc
             delay = min(max_delay, base_delay * 2 ** (attempt - 1))
-            sleep(delay * (0.5 + random.random() / 2))
-    raise AssertionError("unreachable")  # pragma: no cover
+            pause(delay * (0.5 + random.random() / 2))

@@ -71,7 +71,8 @@ def render_config(spec: ServiceSpec) -> str:
         f"runtime = {_string(spec.runtime)}  # {' | '.join(RUNTIMES)}",
         f"architecture = {_string(spec.architecture)}  # {' | '.join(ARCHITECTURES)}",
         f"auth = {_string(spec.auth)}  # {' | '.join(AUTH_MODES)}",
-        f"log_retention_days = {spec.log_retention_days}",
+        "log_retention_days = "
+        + (_string("account") if spec.log_retention_days is None else str(spec.log_retention_days)),
         "",
         f"# One table per Lambda function. Code comes from ./{CODE_DIR}; handler is",
         "# 'module.function'. memory in MB (128-10240), timeout in seconds (1-900).",
