@@ -1,20 +1,30 @@
 """A service's ``requirements.txt``, installed for the Lambda platform and cached by its hash.
 
-pip installs only wheels built for Lambda's Linux (``--only-binary=:all:`` with manylinux
-platform tags for the runtime's glibc and the function's architecture), never builds from
-source on this machine, so what is packaged is what Lambda can load. The result is cached
-under ``$WSCTL_HOME/cache/deps/<key>``, the key being the SHA-256 of the requirements file's
-content, the runtime and the architecture: an unchanged ``up`` runs no pip at all. Unpinned
-requirements therefore stay at the versions of the first install until the file changes.
+The resolver is uv (``uv pip install``), not pip: pip's ``--platform``/``--python-version``
+choose wheels for the target but evaluate environment markers for the machine running pip, so
+a deploy from Python 3.11 to a 3.12 runtime can package the wrong dependencies
+(``typing-extensions; python_version < "3.13"`` and the like). uv's ``--python-platform`` and
+``--python-version`` resolve, markers included, for the target itself. It is Astral's
+pip-compatible installer, shipped as a wheel on PyPI with its binary.
 
-pip reads its usual ``PIP_*`` environment (``PIP_INDEX_URL``, ``PIP_FIND_LINKS``,
-``PIP_NO_INDEX``...) and configuration files, so a private index works as it does for pip.
+Only wheels are installed (``--only-binary :all:``), for a manylinux platform of the runtime's
+glibc and the function's architecture: nothing is built or run on this machine, and lines
+that would (paths, URLs, VCS references, ``-e``, ``--no-binary``) are refused before the
+resolver runs, naming the line. The result is cached under ``$WSCTL_HOME/cache/deps/<key>``,
+the key being the SHA-256 of the requirements' content, the runtime and the architecture: an
+unchanged ``up`` runs nothing. Unpinned requirements therefore stay at the versions of the
+first install until the file changes.
+
+pip's index settings in the environment (``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL``,
+``PIP_FIND_LINKS``, ``PIP_NO_INDEX``) are passed on, and uv reads its own ``UV_*`` ones, so a
+private index works as it does for pip (pip's configuration files are not read).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,9 +45,20 @@ from wsctl.errors import WsctlError
 # Amazon Linux 2 (glibc 2.26), python3.12 and later on Amazon Linux 2023 (glibc 2.34).
 RUNTIME_GLIBC_MINOR = {"python3.11": 26, "python3.12": 34, "python3.13": 34}
 _MANYLINUX_ARCH = {"x86_64": "x86_64", "arm64": "aarch64"}
+# The manylinux levels uv can target (its --python-platform values), newest first.
+_UV_MANYLINUX_MINORS = (40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 28, 17)
 # Bump when the install command changes, so old cache entries are not reused.
-_CACHE_LAYOUT = "wsctl-deps-1"
+_CACHE_LAYOUT = "wsctl-deps-2-uv"
 PIP_TIMEOUT_SECONDS = 900
+# Requirement lines that make the installer fetch or build something that runs code here.
+_CODE_RUNNING = (
+    (re.compile(r"^(-e|--editable)\b"), "an editable install builds the project here"),
+    (re.compile(r"--no-binary"), "--no-binary builds from source here"),
+    (re.compile(r"^(git|hg|svn|bzr)\+|\b(git|hg|svn|bzr)\+\w+://"), "a VCS reference"),
+    (re.compile(r"://"), "a URL"),
+    (re.compile(r"^(\.|/|~|[A-Za-z]:\\)|\.(whl|tar\.gz|zip|tgz)$|^[^ =<>!~;@]+/"), "a path"),
+    (re.compile(r"\s@\s|^[A-Za-z0-9._-]+@"), "a direct reference"),
+)
 
 
 @dataclass(frozen=True)
@@ -50,18 +71,30 @@ class PipResult:
 PipRunner = Callable[[Sequence[str]], PipResult]
 
 
+def uv_binary() -> str:
+    """The uv executable installed with wsctl (the ``uv`` wheel carries it)."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:  # pragma: no cover - uv is a dependency of wsctl
+        found = shutil.which("uv")
+        if found is None:
+            raise WsctlError("uv is not installed; reinstall wsctl (it depends on uv)") from None
+        return found
+    return find_uv_bin()
+
+
 def run_pip(args: Sequence[str]) -> PipResult:
-    """Run this interpreter's pip (the one wsctl is installed with) with ``args``."""
+    """Run ``uv pip`` (the pip-compatible installer wsctl uses) with ``args``."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "pip", *args],
+            [uv_binary(), "pip", *args],
             capture_output=True,
             text=True,
             timeout=PIP_TIMEOUT_SECONDS,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return PipResult(1, "", f"ERROR: pip did not finish within {PIP_TIMEOUT_SECONDS} s")
+        return PipResult(1, "", f"error: uv did not finish within {PIP_TIMEOUT_SECONDS} s")
     return PipResult(done.returncode, done.stdout, done.stderr)
 
 
@@ -106,43 +139,86 @@ def requirements_content(path: Path, seen: set[Path] | None = None) -> str:
     return "".join(parts)
 
 
-def pip_platforms(runtime: str, architecture: str) -> list[str]:
-    """Platform tags of wheels that load on the runtime's Lambda image, newest glibc last."""
-    arch = _MANYLINUX_ARCH[architecture]
+def target_platform(runtime: str, architecture: str) -> str:
+    """uv's name for the runtime's Lambda image: the newest manylinux its glibc loads (wheels
+    for older manylinux levels are accepted too)."""
     glibc_minor = RUNTIME_GLIBC_MINOR[runtime]
-    # manylinux2014 is manylinux_2_17; pip widens it to manylinux2010/1 by itself.
-    return [f"manylinux2014_{arch}"] + [
-        f"manylinux_2_{minor}_{arch}" for minor in range(18, glibc_minor + 1)
-    ]
+    minor = next(m for m in _UV_MANYLINUX_MINORS if m <= glibc_minor)
+    return f"{_MANYLINUX_ARCH[architecture]}-manylinux_2_{minor}"
 
 
 def python_version(runtime: str) -> str:
     return runtime.removeprefix("python")
 
 
+def index_args_from_environment(environ: dict[str, str] | None = None) -> list[str]:
+    """pip's index settings from the environment, as uv's options."""
+    environ = dict(os.environ if environ is None else environ)
+    args: list[str] = []
+    if environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
+        args.append("--no-index")
+    if environ.get("PIP_INDEX_URL"):
+        args += ["--index-url", environ["PIP_INDEX_URL"]]
+    for url in environ.get("PIP_EXTRA_INDEX_URL", "").split():
+        args += ["--extra-index-url", url]
+    for location in environ.get("PIP_FIND_LINKS", "").split():
+        args += ["--find-links", location]
+    return args
+
+
 def pip_install_args(
     requirements: Path, target: Path, runtime: str, architecture: str, extra: Sequence[str] = ()
 ) -> list[str]:
-    """The ``pip`` arguments that install ``requirements`` for Lambda into ``target``."""
-    platforms = [arg for tag in pip_platforms(runtime, architecture) for arg in ("--platform", tag)]
+    """The ``uv pip`` arguments that install ``requirements`` for Lambda into ``target``,
+    resolving (markers included) for the runtime's platform and Python, not this machine's."""
     return [
         "install",
         "--target",
         str(target),
-        *platforms,
-        "--implementation",
-        "cp",
+        "--python-platform",
+        target_platform(runtime, architecture),
         "--python-version",
         python_version(runtime),
-        "--only-binary=:all:",
-        "--no-compile",  # .pyc for this machine's Python would be dead weight on Lambda
-        "--disable-pip-version-check",
-        "--no-input",
+        "--only-binary",
+        ":all:",
+        "--python",
+        sys.executable,
+        "--cache-dir",
+        str(state.home() / "cache" / "uv"),
         "--quiet",
+        *index_args_from_environment(),
         *extra,
         "-r",
         str(requirements),
     ]
+
+
+def refuse_code_running_lines(path: Path, seen: set[Path] | None = None) -> None:
+    """Refuse, naming the line, a requirement that would run code on this machine (a path,
+    URL, VCS reference, direct reference, ``-e``, ``--no-binary``); ``-r``/``-c`` files too."""
+    seen = set() if seen is None else seen
+    if path.resolve() in seen:
+        return
+    seen.add(path.resolve())
+    text = path.read_text(encoding="utf-8")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        included = _included_file(line)
+        if included is not None:
+            if "://" in included:
+                raise WsctlError(f"{path.name}:{number}: {line!r}: a URL; list the file's lines")
+            refuse_code_running_lines(path.parent / included, seen)
+            continue
+        if line.startswith("-") and not line.startswith(("-e", "--editable", "--no-binary")):
+            continue  # other options (--index-url, --only-binary...) run nothing
+        for pattern, what in _CODE_RUNNING:
+            if pattern.search(line):
+                raise WsctlError(
+                    f"{path.name}:{number}: {line!r} is {what}, which could run code on this "
+                    "machine; wsctl installs released wheels only (name==version)"
+                )
 
 
 def cache_key(requirements_text: str, runtime: str, architecture: str) -> str:
@@ -154,14 +230,21 @@ def cache_key(requirements_text: str, runtime: str, architecture: str) -> str:
 
 
 def last_error_line(result: PipResult) -> str:
-    """pip's own explanation: its last ``ERROR:`` line, else the last line it wrote."""
+    """The installer's own explanation in one line: uv's ``error:`` and its ``cause:``, or
+    pip's last ``ERROR:`` line, else the last line it wrote."""
     # stderr goes last: stdout only carries progress.
     lines = [line.strip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
     lines = [line for line in lines if line]
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].startswith("error:"):
+            # uv wraps its causes over several lines; they follow the error line.
+            cause = " ".join(line.removeprefix("cause:").strip() for line in lines[index + 1 :])
+            error = lines[index].removeprefix("error:").strip()
+            return f"{error}: {cause}" if cause else error
     errors = [line for line in lines if line.startswith("ERROR:")]
     if errors:
         return errors[-1].removeprefix("ERROR:").strip()
-    return lines[-1] if lines else f"pip exited with status {result.returncode}"
+    return lines[-1] if lines else f"the installer exited with status {result.returncode}"
 
 
 @dataclass(frozen=True)
@@ -198,6 +281,7 @@ class DependencyInstaller:
         wanted = requirement_lines(requirements.read_text(encoding="utf-8"))
         if not wanted:
             return None
+        refuse_code_running_lines(requirements)
         final = self.root() / cache_key(content, spec.runtime, spec.architecture)
         if final.is_dir():
             return InstalledDependencies(final, cached=True)
@@ -235,5 +319,6 @@ class DependencyInstaller:
             raise WsctlError(
                 f"Installing {requirements.name} for Lambda ({spec.runtime}, "
                 f"{spec.architecture}) failed: {last_error_line(result)} "
-                "(only manylinux wheels can be packaged; pin a version that publishes them)"
+                "(only manylinux wheels for the runtime's Python can be packaged; pin a version "
+                "that publishes them)"
             )

@@ -9,6 +9,13 @@ beside the code, as Lambda expects. When a code file and a dependency file have 
 the code file wins: the user's own module is what they wrote and tested locally, and the
 shadowed paths are reported in ``Package.shadowed`` so the caller can say so.
 
+What goes in: the regular files of the code directory, except caches and bytecode, dotfiles
+and dot-directories (``.env``, ``.venv``, ``.git``, ``.wsctl``: secrets and tooling, never
+code), symlinks that point outside the directory (they could pull in anything on this
+machine), anything that is not a regular file (sockets, FIFOs, devices), and what the
+directory's ``.wsctlignore`` names (one glob a line, ``#`` comments; a pattern matches a path
+relative to the code directory or any of its parts; ``dir/`` matches a directory).
+
 Built zips are kept under ``$WSCTL_HOME/cache/packages`` by a digest of the code's content and
 the dependencies' cache key, so an unchanged ``up`` reads its package back instead of
 compressing the dependencies again (the last few packages are kept).
@@ -17,10 +24,12 @@ compressing the dependencies again (the last few packages are kept).
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import io
 import json
 import os
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -35,6 +44,7 @@ from wsctl.errors import WsctlError
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"}
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+IGNORE_FILE = ".wsctlignore"
 _MB = 1024 * 1024
 # Bump when the zip layout changes, so old cached packages are not reused.
 _PACKAGE_LAYOUT = "wsctl-package-1"
@@ -70,14 +80,70 @@ class Package:
         return len(self.data)
 
 
-def source_files(root: Path) -> Iterator[Path]:
-    """The files of ``root`` that belong in a package or a copy: no caches, no bytecode."""
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if any(part in _SKIPPED_DIRS for part in relative.parts):
+def ignore_patterns(root: Path) -> list[str]:
+    """The globs of ``root/.wsctlignore`` (none without one)."""
+    try:
+        text = (root / IGNORE_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _ignored(relative: str, is_dir: bool, patterns: list[str]) -> bool:
+    parts = relative.split("/")
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            if is_dir and (
+                fnmatch.fnmatchcase(relative, pattern[:-1]) or parts[-1] == pattern[:-1]
+            ):
+                return True
             continue
-        if path.is_file() and path.suffix not in _SKIPPED_SUFFIXES:
-            yield path
+        if fnmatch.fnmatchcase(relative, pattern) or fnmatch.fnmatchcase(parts[-1], pattern):
+            return True
+    return False
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def source_files(root: Path) -> Iterator[Path]:
+    """The files of ``root`` that belong in a package or a copy (see the module's docstring
+    for what is left out). Symlinked directories are not followed."""
+    patterns = ignore_patterns(root)
+    found: list[Path] = []
+    for directory, dirnames, filenames in os.walk(root):
+        here = Path(directory)
+        for name in list(dirnames):
+            path = here / name
+            relative = path.relative_to(root).as_posix()
+            if (
+                name.startswith(".")
+                or name in _SKIPPED_DIRS
+                or path.is_symlink()
+                or _ignored(relative, True, patterns)
+            ):
+                dirnames.remove(name)
+        for name in filenames:
+            path = here / name
+            relative = path.relative_to(root).as_posix()
+            if name.startswith(".") or path.suffix in _SKIPPED_SUFFIXES:
+                continue
+            if _ignored(relative, False, patterns):
+                continue
+            if path.is_symlink() and not _inside(path, root):
+                continue
+            try:
+                mode = path.stat().st_mode
+            except OSError:  # a dangling symlink
+                continue
+            if stat.S_ISREG(mode):
+                found.append(path)
+    yield from sorted(found)
 
 
 BUILTIN_AUTHORIZER_FILE = "wsctl_authorizer.py"

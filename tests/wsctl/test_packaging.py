@@ -43,21 +43,30 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest}"
 
 
-def write_wheel(directory: Path, name: str, version: str, files: dict[str, str]) -> Path:
-    """Write a pure-Python ``{name}-{version}-py3-none-any.whl`` holding ``files``."""
+def write_wheel(
+    directory: Path,
+    name: str,
+    version: str,
+    files: dict[str, str],
+    requires: tuple[str, ...] = (),
+    tag: str = "py3-none-any",
+) -> Path:
+    """Write a ``{name}-{version}-{tag}.whl`` holding ``files``, depending on ``requires``
+    (PEP 508 lines, markers allowed)."""
     dist_info = f"{name}-{version}.dist-info"
     contents = {path: text.encode() for path, text in files.items()}
+    requirements = "".join(f"Requires-Dist: {line}\n" for line in requires)
     contents[f"{dist_info}/METADATA"] = (
-        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requirements}".encode()
     )
     contents[f"{dist_info}/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: wsctl-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    )
+        f"Wheel-Version: 1.0\nGenerator: wsctl-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
+    ).encode()
     record = "".join(
         f"{path},{_record_hash(data)},{len(data)}\n" for path, data in contents.items()
     )
     contents[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
-    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    wheel = directory / f"{name}-{version}-{tag}.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         for path, data in contents.items():
             archive.writestr(path, data)
@@ -65,7 +74,7 @@ def write_wheel(directory: Path, name: str, version: str, files: dict[str, str])
 
 
 class CountingPip:
-    """The real pip, counting its runs and pointed at local wheels only."""
+    """The real installer (uv pip), counting its runs and pointed at local wheels only."""
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
@@ -164,7 +173,7 @@ def test_a_pure_python_requirement_ends_up_in_the_zip(service, wheelhouse, pip):
 
 
 def test_pip_is_asked_for_lambda_wheels_only(service, fake_pip):
-    """pip gets the runtime's Python, manylinux platforms, cp and --only-binary=:all:."""
+    """The installer gets the runtime's Python and manylinux platform, wheels only."""
     require(service, "tinypkg==1.0\n")
     build_package(
         parse_spec_file(service / "wsctl.toml"), installer=DependencyInstaller(runner=fake_pip)
@@ -172,9 +181,8 @@ def test_pip_is_asked_for_lambda_wheels_only(service, fake_pip):
     args = fake_pip.calls[0]
     assert args[0] == "install"
     assert args[args.index("--python-version") + 1] == "3.12"
-    assert args[args.index("--implementation") + 1] == "cp"
-    assert args[args.index("--platform") + 1] == "manylinux2014_x86_64"
-    assert "--only-binary=:all:" in args
+    assert args[args.index("--python-platform") + 1] == "x86_64-manylinux_2_34"
+    assert args[args.index("--only-binary") + 1] == ":all:"
     assert args[-2:] == ["-r", str(service.resolve() / "lambda_code" / "requirements.txt")]
 
 
@@ -211,7 +219,8 @@ def test_another_architecture_is_another_cache_entry(service, fake_pip):
     arm = spec.with_overrides(architecture="arm64")
     build_package(arm, installer=DependencyInstaller(runner=fake_pip))
     assert len(fake_pip.calls) == 2
-    assert fake_pip.calls[1][fake_pip.calls[1].index("--platform") + 1] == "manylinux2014_aarch64"
+    arm_args = fake_pip.calls[1]
+    assert arm_args[arm_args.index("--python-platform") + 1] == "aarch64-manylinux_2_34"
 
 
 def test_the_cache_lives_under_wsctl_home(service, fake_pip, isolated_environment):
@@ -257,7 +266,7 @@ def test_a_pip_failure_is_one_line_with_pips_reason(service, wheelhouse, pip, is
     message = str(caught.value)
     assert "\n" not in message
     assert "Installing requirements.txt for Lambda (python3.12, x86_64) failed:" in message
-    assert "No matching distribution found for nosuchpkg==9.9" in message
+    assert "nosuchpkg was not found" in message and "nosuchpkg==9.9" in message
     assert not list((isolated_environment / "cache" / "deps").iterdir())
 
 
@@ -444,3 +453,54 @@ def test_installing_says_what_it_does_and_a_cache_hit_says_nothing(service, fake
     said.seek(0)
     build_package(spec, installer=installer)
     assert said.getvalue() == ""
+
+
+def test_dotfiles_and_dot_directories_are_left_out(service):
+    """.env (secrets), .venv, .git and .wsctl never reach the package."""
+    code = service / "lambda_code"
+    (code / ".env").write_text("SECRET=1\n")
+    for directory in (".venv", ".git", ".wsctl"):
+        (code / directory).mkdir()
+        (code / directory / "inside.py").write_text("x = 1\n")
+    (code / "pkg").mkdir()
+    (code / "pkg" / ".hidden").write_text("x\n")
+    (code / "pkg" / "mod.py").write_text("x = 1\n")
+    package = build_package(parse_spec_file(service / "wsctl.toml"))
+    assert names_in(package.data) == ["handler.py", "pkg/mod.py"]
+
+
+def test_symlinks_leaving_the_code_directory_are_left_out(service, tmp_path_factory):
+    """A symlink to a file outside lambda_code/ (it could be ~/.aws/credentials) is skipped;
+    one to a file inside is packaged as that file; symlinked directories are not followed."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "credentials").write_text("aws_secret_access_key = x\n")
+    code = service / "lambda_code"
+    (code / "creds.txt").symlink_to(outside / "credentials")
+    (code / "alias.py").symlink_to(code / "handler.py")
+    (code / "linked_dir").symlink_to(outside, target_is_directory=True)
+    package = build_package(parse_spec_file(service / "wsctl.toml"))
+    assert names_in(package.data) == ["alias.py", "handler.py"]
+    assert read_member(package.data, "alias.py") == (code / "handler.py").read_text()
+
+
+def test_non_regular_files_are_left_out(service):
+    """A FIFO in the code directory is skipped (reading it would block the build)."""
+    import os
+
+    os.mkfifo(service / "lambda_code" / "pipe")
+    package = build_package(parse_spec_file(service / "wsctl.toml"))
+    assert names_in(package.data) == ["handler.py"]
+
+
+def test_the_ignore_file_is_honoured(service):
+    """.wsctlignore: a glob on names, a path glob, and a directory pattern; comments allowed."""
+    code = service / "lambda_code"
+    (code / ".wsctlignore").write_text("# not for Lambda\n*.md\ntests/\ndata/*.csv\n")
+    (code / "NOTES.md").write_text("notes\n")
+    (code / "tests").mkdir()
+    (code / "tests" / "test_handler.py").write_text("def test(): ...\n")
+    (code / "data").mkdir()
+    (code / "data" / "big.csv").write_text("a,b\n")
+    (code / "data" / "keep.json").write_text("{}\n")
+    package = build_package(parse_spec_file(service / "wsctl.toml"))
+    assert names_in(package.data) == ["data/keep.json", "handler.py"]
