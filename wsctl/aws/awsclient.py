@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -145,13 +146,16 @@ class AwsClient:
         self._config = config or botocore_config()
         self._retry_attempts = retry_attempts
         self._clients: dict[str, Any] = {}
+        # botocore clients are thread-safe once made; sessions making them are not.
+        self._clients_lock = threading.Lock()
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.target.session.client(
-                service, endpoint_url=self.target.endpoint_url, config=self._config
-            )
-        return self._clients[service]
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self.target.session.client(
+                    service, endpoint_url=self.target.endpoint_url, config=self._config
+                )
+            return self._clients[service]
 
     def _call(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 from wsctl import naming
 from wsctl.aws import resources
 from wsctl.aws.awsclient import AwsClient
-from wsctl.aws.executor import Executor, Outcome, Reporter, SilentReporter
+from wsctl.aws.executor import DEFAULT_CONCURRENCY, Executor, Outcome, Reporter, SilentReporter
 from wsctl.aws.planner import KIND_LABELS, Action, plan, plan_teardown, refuse_foreign
 from wsctl.aws.remote import Foreign, RemoteState, discover
 from wsctl.config import ServiceSpec
@@ -56,12 +56,14 @@ def up(
     *,
     token_digest: str | None = None,
     reporter: Reporter | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> UpResult:
     """Converge the account to ``spec``: create what is missing, update what differs, delete
-    what the spec no longer has. Refuses before any change if a resource is foreign."""
+    what the spec no longer has. Refuses before any change if a resource is foreign.
+    ``concurrency`` 1 runs one step at a time (the baseline the benchmark compares with)."""
     spec = resources.deployable(spec)
     package = build_package(spec)
-    remote = discover(client, spec)
+    remote = discover(client, spec, concurrency=concurrency)
     refuse_foreign(remote)
     actions = plan(spec, remote, code_sha256=package.sha256, token_digest=token_digest)
     executor = Executor(
@@ -71,6 +73,7 @@ def up(
         code=package.data,
         token_digest=token_digest,
         reporter=reporter or SilentReporter(),
+        concurrency=concurrency,
     )
     outcomes = executor.run(actions)
     if executor.api_id is None or not executor.api_endpoint:
@@ -104,12 +107,15 @@ def down(
     *,
     remote: RemoteState | None = None,
     reporter: Reporter | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> DownResult:
     """Delete every resource of the stack wsctl created; foreign look-alikes are left alone.
     ``remote`` is what ``find`` returned, if the caller already looked (to ask first)."""
     spec = resources.deployable(spec)
-    remote = remote if remote is not None else discover(client, spec)
-    executor = Executor(client, spec, remote, reporter=reporter or SilentReporter())
+    remote = remote if remote is not None else discover(client, spec, concurrency=concurrency)
+    executor = Executor(
+        client, spec, remote, reporter=reporter or SilentReporter(), concurrency=concurrency
+    )
     return DownResult(executor.run(plan_teardown(spec, remote)), list(remote.foreign))
 
 

@@ -1,21 +1,26 @@
-"""Runs a plan: each action becomes the AWS calls of ``AwsClient``, reported as it goes.
+"""Runs a plan as a graph: each step starts once the steps it needs are done, several at
+once within a bound; each becomes the AWS calls of ``AwsClient``, reported as it goes.
 
 Ids AWS generates (the API's, integrations') are collected while running, so later steps can
 use what earlier steps created. Deleting something already gone counts as done.
+
+A failing step stops new steps from starting; the running ones finish, their outcomes are
+kept (``outcomes``), and the first error is raised: every resource is tagged when created, so
+the next ``up`` or ``down`` finds and finishes or removes it. Ctrl-C does the same.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from wsctl import naming
 from wsctl.aws import resources
 from wsctl.aws.awsclient import AwsClient, ResourceDoesNotExist, ResourceExists
-from wsctl.aws.planner import Action
+from wsctl.aws.planner import KIND_BY_NAME, Action, dependencies
 from wsctl.aws.remote import RemoteState
 from wsctl.config import ServiceSpec
 from wsctl.errors import WsctlError
@@ -27,10 +32,19 @@ OUTCOMES = {
     "unchanged": "unchanged",
 }
 ALREADY_GONE = "already gone"
+# Steps running at once: enough for the four functions and their roles to overlap the table's
+# wait, few enough for IAM's and Lambda's control-plane rates (a few to 15 calls/s).
+DEFAULT_CONCURRENCY = 8
+# API Gateway serialises the mutations of one API (ConflictException "concurrent
+# modification" otherwise; see wsctl.aws.retry): its steps go one at a time.
+LANE_LIMITS = {"apigateway": 1}
 
 
 class Reporter(Protocol):
-    """Where progress goes: one line per resource once its step is done."""
+    """Where progress goes: ``plan`` once with every step, then ``begin`` and ``end`` of each,
+    from the threads running them (concurrently)."""
+
+    def plan(self, actions: list[Action]) -> None: ...
 
     def begin(self, action: Action) -> None: ...
 
@@ -38,6 +52,9 @@ class Reporter(Protocol):
 
 
 class SilentReporter:
+    def plan(self, actions: list[Action]) -> None:
+        pass
+
     def begin(self, action: Action) -> None:
         pass
 
@@ -60,7 +77,7 @@ class Executor:
     code: bytes = b""
     token_digest: str | None = None
     reporter: Reporter = field(default_factory=SilentReporter)
-    clock: Callable[[], float] = time.monotonic
+    concurrency: int = DEFAULT_CONCURRENCY
 
     def __post_init__(self) -> None:
         api = self.remote.api
@@ -71,28 +88,86 @@ class Executor:
         self.authorizer_id: str | None = found.authorizer_id if found else None
         self.tags = naming.stack_tags(self.spec)
         self.outcomes: list[Outcome] = []
+        self._lock = threading.Lock()
+        self.most_at_once = 0  # the most steps that ran together (tests check the bound)
 
     def run(self, actions: list[Action]) -> list[Outcome]:
-        for action in actions:
-            self.reporter.begin(action)
-            started = self.clock()
-            outcome = OUTCOMES[action.verb]
-            if action.verb != "unchanged":
-                handler = getattr(self, f"_{action.verb}_{action.kind}")
-                try:
-                    handler(action)
-                except ResourceDoesNotExist:
-                    if action.verb != "delete":
-                        raise
-                    outcome = ALREADY_GONE
-                except ResourceExists as exc:
-                    raise WsctlError(
-                        f"{exc}; it appeared while wsctl was running. Run the command again."
-                    ) from None
-            result = Outcome(action, outcome, self.clock() - started)
-            self.outcomes.append(result)
-            self.reporter.end(action, outcome, result.seconds)
+        """Run ``actions`` in dependency order, ``concurrency`` at most at once; outcomes in
+        plan order."""
+        self.reporter.plan(actions)
+        needs = dependencies(actions)
+        results: dict[int, Outcome] = {}
+        for index, action in enumerate(actions):
+            if action.verb == "unchanged":
+                results[index] = Outcome(action, OUTCOMES["unchanged"], 0.0)
+                self.reporter.end(action, OUTCOMES["unchanged"], 0.0)
+        waiting = [i for i in range(len(actions)) if i not in results]
+        running: dict[Future, int] = {}
+        lanes: dict[str, int] = {}
+        failure: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            try:
+                while waiting or running:
+                    if failure is None:
+                        self._start_ready(pool, actions, needs, results, waiting, running, lanes)
+                    if not running:
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index = running.pop(future)
+                        lane = KIND_BY_NAME[actions[index].kind].lane
+                        lanes[lane] -= 1
+                        try:
+                            results[index] = future.result()
+                        except BaseException as exc:
+                            failure = failure or exc
+                    if failure is not None:
+                        waiting.clear()
+            except BaseException as exc:  # Ctrl-C while waiting: let running steps finish
+                failure = failure or exc
+                for future, index in list(running.items()):
+                    with contextlib.suppress(BaseException):
+                        results[index] = future.result()
+        self.outcomes = [results[i] for i in sorted(results)]
+        if failure is not None:
+            raise failure
+        if waiting:
+            raise AssertionError(f"steps that can never start (a cycle?): {waiting}")
         return self.outcomes
+
+    def _start_ready(self, pool, actions, needs, results, waiting, running, lanes) -> None:
+        for index in list(waiting):
+            if len(running) >= self.concurrency:
+                return
+            if not needs[index] <= results.keys():
+                continue
+            lane = KIND_BY_NAME[actions[index].kind].lane
+            if lanes.get(lane, 0) >= LANE_LIMITS.get(lane, self.concurrency):
+                continue
+            lanes[lane] = lanes.get(lane, 0) + 1
+            waiting.remove(index)
+            running[pool.submit(self._step, actions[index])] = index
+            self.most_at_once = max(self.most_at_once, len(running))
+
+    def _step(self, action: Action) -> Outcome:
+        self.reporter.begin(action)
+        clock = self.client.clock
+        started = clock.now()
+        outcome = OUTCOMES[action.verb]
+        handler = getattr(self, f"_{action.verb}_{action.kind}")
+        try:
+            handler(action)
+        except ResourceDoesNotExist:
+            if action.verb != "delete":
+                raise
+            outcome = ALREADY_GONE
+        except ResourceExists as exc:
+            raise WsctlError(
+                f"{exc}; it appeared while wsctl was running. Run the command again."
+            ) from None
+        result = Outcome(action, outcome, clock.now() - started)
+        self.reporter.end(action, outcome, result.seconds)
+        return result
 
     # -- helpers -----------------------------------------------------------------------------
     @property
@@ -210,7 +285,8 @@ class Executor:
     # -- integrations, routes, permissions, stage --------------------------------------------
     def _create_integration(self, action: Action) -> None:
         created = self.client.create_integration(self._api(), action.key)
-        self.integrations[action.key] = created["IntegrationId"]
+        with self._lock:
+            self.integrations[action.key] = created["IntegrationId"]
 
     def _delete_integration(self, action: Action) -> None:
         self.client.delete_integration(self._api(), action.ref or action.key)

@@ -21,32 +21,68 @@ from wsctl.config import ServiceSpec
 from wsctl.errors import WsctlError
 
 Verb = Literal["create", "update", "delete", "unchanged"]
-KINDS = (
-    "table",
-    "api",
-    "role",
-    "role_policy",
-    "log_group",
-    "function",
-    "integration",
-    "authorizer",
-    "route",
-    "permission",
-    "stage",
+# How a step finds the steps it needs: the one of the same function, or every one of a kind.
+SAME_FUNCTION, EVERY = "same function", "every"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of resource: its label, what it needs before it can be created or updated
+    (``(kind, how)`` pairs; deleting walks these backwards), and its lane (steps of a lane
+    with a limit of its own, e.g. API Gateway's, which serialises mutations of one API)."""
+
+    name: str
+    label: str
+    needs: tuple[tuple[str, str], ...] = ()
+    lane: str = "default"
+
+
+# In DESIGN.md section 3's order. A new kind of resource is one more row here, a ``_X_action``
+# in ``plan`` and ``_create_X``/``_update_X``/``_delete_X`` in the executor.
+KIND_TABLE = (
+    Kind("table", "DynamoDB table"),
+    Kind("api", "WebSocket API", lane="apigateway"),
+    Kind("role", "IAM role"),
+    # A function that posts to connections is granted them on the API's id.
+    Kind("role_policy", "IAM inline policy", (("role", SAME_FUNCTION), ("api", EVERY))),
+    Kind("log_group", "log group"),
+    # Its role's inline policy matters only once it is invoked: the stage waits for it.
+    Kind("function", "Lambda function", (("role", SAME_FUNCTION), ("log_group", SAME_FUNCTION))),
+    Kind(
+        "integration",
+        "integration",
+        (("api", EVERY), ("function", SAME_FUNCTION)),
+        lane="apigateway",
+    ),
+    # The $connect authorizer invokes its function by URI.
+    Kind(
+        "authorizer",
+        "authorizer",
+        (("api", EVERY), ("function", SAME_FUNCTION)),
+        lane="apigateway",
+    ),
+    Kind(
+        "route",
+        "route",
+        (("integration", SAME_FUNCTION), ("authorizer", EVERY)),
+        lane="apigateway",
+    ),
+    Kind(
+        "permission",
+        "invoke permission",
+        (("function", SAME_FUNCTION), ("api", EVERY), ("authorizer", EVERY)),
+    ),
+    # The stage makes the routes callable: everything a call needs is in place before it.
+    Kind(
+        "stage",
+        "stage",
+        (("route", EVERY), ("permission", EVERY), ("role_policy", EVERY)),
+        lane="apigateway",
+    ),
 )
-KIND_LABELS = {
-    "table": "DynamoDB table",
-    "api": "WebSocket API",
-    "role": "IAM role",
-    "role_policy": "IAM inline policy",
-    "log_group": "log group",
-    "function": "Lambda function",
-    "integration": "integration",
-    "authorizer": "authorizer",
-    "route": "route",
-    "permission": "invoke permission",
-    "stage": "stage",
-}
+KINDS = tuple(kind.name for kind in KIND_TABLE)
+KIND_LABELS = {kind.name: kind.label for kind in KIND_TABLE}
+KIND_BY_NAME = {kind.name: kind for kind in KIND_TABLE}
 
 
 @dataclass(frozen=True)
@@ -420,6 +456,34 @@ def _deletions(spec: ServiceSpec, remote: RemoteState, kept: list[Action]) -> li
     if remote.table is not None and ("table", naming.table_name(spec)) not in keep:
         deletions.append(Action("delete", "table", remote.table.name, remote.table.name))
     return deletions
+
+
+def dependencies(actions: list[Action]) -> list[set[int]]:
+    """For each action (by index), the indexes of the actions that must finish first.
+
+    Creates and updates follow ``KIND_TABLE``'s needs; deletions come after every create and
+    update (a route is retargeted before the integration it left is deleted) and walk the
+    needs backwards (a function's permissions before it, a role after its function, the API
+    after its routes, integrations and stage). Unchanged steps have no work; nothing waits on
+    them."""
+    working = [i for i, action in enumerate(actions) if action.verb != "unchanged"]
+    building = [i for i in working if actions[i].verb != "delete"]
+    deleting = [i for i in working if actions[i].verb == "delete"]
+    needs: list[set[int]] = [set() for _ in actions]
+    for i in building:
+        needs[i] = {j for j in building if j != i and _needs(actions[i], actions[j])}
+    for i in deleting:
+        needed_by = {j for j in deleting if j != i and _needs(actions[j], actions[i])}
+        needs[i] = set(building) | needed_by
+    return needs
+
+
+def _needs(action: Action, other: Action) -> bool:
+    """Whether ``action`` needs ``other`` (by the kinds' table)."""
+    for kind, how in KIND_BY_NAME[action.kind].needs:
+        if other.kind == kind and (how == EVERY or other.function == action.function):
+            return True
+    return False
 
 
 def _normalized(document: dict) -> object:

@@ -7,8 +7,10 @@ refuses to adopt it and ``down`` leaves it alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from wsctl import naming
 from wsctl.aws import resources
@@ -132,16 +134,42 @@ class RemoteState:
         return not (self.table or self.apis or self.roles or self.log_groups or self.functions)
 
 
-def discover(client: AwsClient, spec: ServiceSpec, place: Place | None = None) -> RemoteState:
-    """Read the stack's resources; only read-only calls."""
+T = TypeVar("T")
+R = TypeVar("R")
+# Reads at once while discovering: reads are cheap for AWS and this is most of a no-op `up`.
+DISCOVERY_CONCURRENCY = 8
+_FOREIGN_ORDER = ("DynamoDB table", "API Gateway API", "IAM role", "log group", "Lambda function")
+
+
+def each(function: Callable[[T], R], items: Iterable[T], concurrency: int) -> list[R]:
+    """``function`` of each item, up to ``concurrency`` at once, results in the items' order."""
+    items = list(items)
+    if concurrency <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+def discover(
+    client: AwsClient,
+    spec: ServiceSpec,
+    place: Place | None = None,
+    concurrency: int = DISCOVERY_CONCURRENCY,
+) -> RemoteState:
+    """Read the stack's resources; only read-only calls, the independent ones at once."""
     remote = RemoteState(place=place or client.whoami())
     tags = naming.stack_tags(spec)
-    _discover_table(client, spec, remote, tags)
-    _discover_api(client, spec, remote, tags)
     prefix = f"{spec.stack}-"
-    _discover_roles(client, spec, remote, tags, prefix)
-    _discover_log_groups(client, spec, remote, tags, prefix)
-    _discover_functions(client, spec, remote, tags, prefix)
+    parts = (
+        lambda: _discover_table(client, spec, remote, tags),
+        lambda: _discover_api(client, spec, remote, tags, concurrency),
+        lambda: _discover_roles(client, spec, remote, tags, prefix, concurrency),
+        lambda: _discover_log_groups(client, spec, remote, tags, prefix, concurrency),
+        lambda: _discover_functions(client, spec, remote, tags, prefix, concurrency),
+    )
+    each(lambda part: part(), parts, concurrency)
+    # Parts found their look-alikes concurrently: report them in a stable order.
+    remote.foreign.sort(key=lambda foreign: _FOREIGN_ORDER.index(foreign.kind))
     return remote
 
 
@@ -175,7 +203,7 @@ def _discover_table(client, spec, remote, tags) -> None:
     )
 
 
-def _discover_api(client, spec, remote, tags) -> None:
+def _discover_api(client, spec, remote, tags, concurrency) -> None:
     name = naming.api_name(spec)
     apis = sorted(client.apis_named(name), key=lambda api: str(api.get("CreatedDate", "")))
     for api in apis:
@@ -193,13 +221,22 @@ def _discover_api(client, spec, remote, tags) -> None:
     api = remote.api
     if api is None:
         return
-    for integration in client.integrations(api.api_id):
+    integrations, routes, stage = each(
+        lambda read: read(),
+        (
+            lambda: client.integrations(api.api_id),
+            lambda: client.routes(api.api_id),
+            lambda: _stage_or_none(client, api.api_id, spec.stage),
+        ),
+        concurrency,
+    )
+    for integration in integrations:
         uri = integration.get("IntegrationUri", "")
         if uri in remote.integrations:
             remote.stray_integrations.append(integration["IntegrationId"])
         else:
             remote.integrations[uri] = integration["IntegrationId"]
-    for route in client.routes(api.api_id):
+    for route in routes:
         key = route["RouteKey"]
         selection = route.get("RouteResponseSelectionExpression") or None
         responses = {}
@@ -227,9 +264,7 @@ def _discover_api(client, spec, remote, tags) -> None:
                 uri=found.get("AuthorizerUri", ""),
                 identity_sources=tuple(found.get("IdentitySource") or ()),
             )
-    try:
-        stage = client.get_stage(api.api_id, spec.stage)
-    except ResourceDoesNotExist:
+    if stage is None:
         return
     remote.stage = StageState(
         name=spec.stage,
@@ -238,34 +273,55 @@ def _discover_api(client, spec, remote, tags) -> None:
     )
 
 
-def _discover_roles(client, spec, remote, tags, prefix) -> None:
+def _stage_or_none(client: AwsClient, api_id: str, stage: str) -> dict[str, Any] | None:
+    try:
+        return client.get_stage(api_id, stage)
+    except ResourceDoesNotExist:
+        return None
+
+
+def _discover_roles(client, spec, remote, tags, prefix, concurrency) -> None:
     path = resources.role_path(spec)
     names = set(client.role_names_under(path))
     # A role with one of the stack's names outside its path cannot be ours: find those too.
     names |= {naming.role_name(spec, fn) for fn in spec.functions}
-    for name in sorted(names):
-        if not name.startswith(prefix):
-            continue
-        try:
-            role = client.get_role(name)
-        except ResourceDoesNotExist:
-            continue
-        role_tags = {tag["Key"]: tag["Value"] for tag in role.get("Tags") or []}
-        if role.get("Path") != path or not _ours(role_tags, tags):
+    found = each(
+        lambda name: _read_role(client, name, path, tags),
+        sorted(name for name in names if name.startswith(prefix)),
+        concurrency,
+    )
+    for name, state in found:
+        if state == "foreign":
             remote.foreign.append(Foreign("IAM role", name))
-            continue
-        policies = {
-            policy: client.role_policy(name, policy) for policy in client.role_policy_names(name)
-        }
-        remote.roles[_function_key(spec, name)] = RoleState(name, role["Arn"], policies)
+        elif state is not None:
+            remote.roles[_function_key(spec, name)] = state
 
 
-def _discover_log_groups(client, spec, remote, tags, prefix) -> None:
+def _read_role(client, name, path, tags) -> tuple[str, RoleState | str | None]:
+    try:
+        role = client.get_role(name)
+    except ResourceDoesNotExist:
+        return name, None
+    role_tags = {tag["Key"]: tag["Value"] for tag in role.get("Tags") or []}
+    if role.get("Path") != path or not _ours(role_tags, tags):
+        return name, "foreign"
+    policies = {
+        policy: client.role_policy(name, policy) for policy in client.role_policy_names(name)
+    }
+    return name, RoleState(name, role["Arn"], policies)
+
+
+def _discover_log_groups(client, spec, remote, tags, prefix, concurrency) -> None:
     wanted = {naming.log_group_name(spec, fn) for fn in spec.functions}
-    for group in client.log_groups(f"/aws/lambda/{prefix}"):
-        name = group["logGroupName"]
+    groups = client.log_groups(f"/aws/lambda/{prefix}")
+
+    def tags_of(group: dict[str, Any]) -> dict[str, str]:
         arn = group.get("logGroupArn") or group.get("arn", "").removesuffix(":*")
-        if not _ours(client.log_group_tags(arn), tags):
+        return client.log_group_tags(arn)
+
+    for group, group_tags in zip(groups, each(tags_of, groups, concurrency), strict=True):
+        name = group["logGroupName"]
+        if not _ours(group_tags, tags):
             if name in wanted:
                 remote.foreign.append(Foreign("log group", name))
             continue
@@ -273,44 +329,51 @@ def _discover_log_groups(client, spec, remote, tags, prefix) -> None:
         remote.log_groups[key] = LogGroupState(name, group.get("retentionInDays"))
 
 
-def _discover_functions(client, spec, remote, tags, prefix) -> None:
+def _discover_functions(client, spec, remote, tags, prefix, concurrency) -> None:
     wanted = {naming.function_name(spec, fn) for fn in spec.functions}
-    for name in sorted(client.function_names(prefix)):
-        try:
-            found = client.get_function(name)
-        except ResourceDoesNotExist:
-            continue
-        config = found["Configuration"]
-        # GetFunction returns Tags only to callers allowed lambda:ListTags, and then
-        # TagsError instead: ask ListTags itself, so a denial is an error, never "foreign".
-        if not _ours(client.function_tags(config["FunctionArn"]), tags):
+    names = sorted(client.function_names(prefix))
+    for name, state in zip(
+        names, each(lambda n: _read_function(client, n, tags), names, concurrency), strict=True
+    ):
+        if state == "foreign":
             if name in wanted:
                 remote.foreign.append(Foreign("Lambda function", name))
-            continue
-        statements = client.function_policy_statements(name)
-        remote.functions[_function_key(spec, name)] = FunctionState(
-            name=name,
-            arn=config["FunctionArn"],
-            configuration={
-                "Runtime": config.get("Runtime"),
-                "Handler": config.get("Handler"),
-                "MemorySize": config.get("MemorySize"),
-                "Timeout": config.get("Timeout"),
-                "Role": config.get("Role"),
-                "Environment": {
-                    "Variables": (config.get("Environment") or {}).get("Variables") or {}
-                },
-            },
-            code_sha256=config.get("CodeSha256", ""),
-            architecture=(config.get("Architectures") or ["x86_64"])[0],
-            state=config.get("State", "Active"),
-            last_update_status=config.get("LastUpdateStatus", "Successful"),
-            permissions={
-                statement["Sid"]: _source_arn(statement)
-                for statement in statements
-                if str(statement.get("Sid", "")).startswith(resources.PERMISSION_PREFIX)
-            },
-        )
+        elif state is not None:
+            remote.functions[_function_key(spec, name)] = state
+
+
+def _read_function(client, name, tags) -> FunctionState | str | None:
+    try:
+        found = client.get_function(name)
+    except ResourceDoesNotExist:
+        return None
+    config = found["Configuration"]
+    # GetFunction returns Tags only to callers allowed lambda:ListTags, and then TagsError
+    # instead: ask ListTags itself, so a denial is an error, never "foreign".
+    if not _ours(client.function_tags(config["FunctionArn"]), tags):
+        return "foreign"
+    statements = client.function_policy_statements(name)
+    return FunctionState(
+        name=name,
+        arn=config["FunctionArn"],
+        configuration={
+            "Runtime": config.get("Runtime"),
+            "Handler": config.get("Handler"),
+            "MemorySize": config.get("MemorySize"),
+            "Timeout": config.get("Timeout"),
+            "Role": config.get("Role"),
+            "Environment": {"Variables": (config.get("Environment") or {}).get("Variables") or {}},
+        },
+        code_sha256=config.get("CodeSha256", ""),
+        architecture=(config.get("Architectures") or ["x86_64"])[0],
+        state=config.get("State", "Active"),
+        last_update_status=config.get("LastUpdateStatus", "Successful"),
+        permissions={
+            statement["Sid"]: _source_arn(statement)
+            for statement in statements
+            if str(statement.get("Sid", "")).startswith(resources.PERMISSION_PREFIX)
+        },
+    )
 
 
 def _source_arn(statement: dict[str, Any]) -> str | None:

@@ -168,22 +168,28 @@ def up(
         err.print("Warning: auth is none: anyone with the URL can connect (see --auth).")
 
     from wsctl.aws import deploy
-    from wsctl.aws.progress import RichReporter
+    from wsctl.aws.progress import RichReporter, unchanged_summary
 
     client = _aws_client(spec, profile, endpoint_url)
     started = time.monotonic()
     err.print(f"Deploying stack {spec.stack} to {client.region}")
+    reporter = RichReporter(err)
     try:
-        result = deploy.up(client, spec, token_digest=token_digest, reporter=RichReporter(err))
+        result = deploy.up(client, spec, token_digest=token_digest, reporter=reporter)
     except KeyboardInterrupt:
+        reporter.stop()
         # Every resource is tagged when it is created, so the next run finds all of it.
         err.print("Stopped part-way: run 'wsctl up' to finish, or 'wsctl down' to remove it.")
         raise
+    finally:
+        reporter.stop()
     endpoint = result.endpoint
     state.save_deployed(spec.stack, endpoint.facts(spec.auth))
+    unchanged = len(result.outcomes) - result.changed
+    summary = unchanged_summary([outcome.action for outcome in result.outcomes])
     err.print(
         f"Done in {time.monotonic() - started:.1f} s: {result.changed} changed, "
-        f"{len(result.outcomes) - result.changed} unchanged."
+        f"{unchanged} unchanged" + (f" ({summary})." if summary else ".")
     )
     if as_json:
         facts = {
@@ -301,7 +307,11 @@ def down(
     else:
         _confirm(f"Delete {len(actions)} resources of stack {spec.stack} in {client.region}?", yes)
         err.print(f"Deleting stack {spec.stack} from {client.region}")
-        result = deploy.down(client, spec, remote=remote, reporter=RichReporter(err))
+        reporter = RichReporter(err)
+        try:
+            result = deploy.down(client, spec, remote=remote, reporter=reporter)
+        finally:
+            reporter.stop()
         err.print(f"Stack {spec.stack} deleted ({len(result.outcomes)} resources).")
         deleted = [
             {"kind": KIND_LABELS[outcome.action.kind], "name": outcome.action.name}
