@@ -1,64 +1,54 @@
-"""How much `wsctl up` and `down` cost: AWS calls (mutating and read-only) and wall time for a
-fresh `up`, a no-op `up`, a code-change `up` and `down`, against a moto server on 127.0.0.1.
+"""How fast `wsctl up` and `down` are under AWS's latencies: the plan as a graph (independent
+steps at once) against one step at a time, side by side in one run, on moto with the latency
+model of wsctl/aws/latency.py (100 ms a call, a table CREATING 5 s, a function Pending 2 s,
+InProgress 1 s after an update, a new role refused 6 s).
 
-Run: .venv/bin/python benchmarks/deploy.py [--repeat N]
-Times are also shown as ratios to the fresh `up` measured in the same run, so they compare
-across machines; call counts are exact.
+Run: .venv/bin/python benchmarks/deploy.py [--repeat 3] [--scale 1.0]
+Times are model seconds (medians of --repeat); --scale below 1 runs the model faster than real
+time (quicker, but this machine's own per-call cost then weighs more). Call counts are exact.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import botocore.handlers
-from moto.server import ThreadedMotoServer
+from moto import mock_aws
 
-from wsctl.aws.awsclient import is_mutating
-from wsctl.cli import run
-from wsctl.config import CODE_DIR, CONFIG_FILE, bundled_service_dir
+from wsctl.aws import clock, deploy
+from wsctl.aws.awsclient import AwsClient, is_mutating
+from wsctl.aws.executor import DEFAULT_CONCURRENCY
+from wsctl.aws.latency import LatencyModel, ScaledClock
+from wsctl.aws.session import open_target
+from wsctl.config import CODE_DIR, CONFIG_FILE, bundled_service_dir, parse_spec_file
+
+MODES = {"one at a time": 1, "graph": DEFAULT_CONCURRENCY}
+PHASES = ("fresh up", "no-op up", "code change up", "one function's memory", "down")
 
 
-class CallCounter:
-    """A botocore before-call hook counting operations by kind."""
+class Calls:
+    """A botocore before-call hook recording mutating operations."""
 
     def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
+        self.mutating: Counter[str] = Counter()
 
     def __call__(self, model, **kwargs) -> None:
-        kind = "mutating" if is_mutating(model.name) else "read-only"
-        self.counts[kind] += 1
-
-
-def wsctl(*args: str) -> None:
-    """Run wsctl in this process (its progress output is discarded)."""
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        code = run(list(args))
-    if code != 0:
-        raise SystemExit(f"wsctl {' '.join(args)} exited {code}:\n{sink.getvalue()}")
-
-
-def measure(counter: CallCounter, *args: str) -> tuple[int, int, float]:
-    counter.counts.clear()
-    started = time.perf_counter()
-    wsctl(*args)
-    elapsed = time.perf_counter() - started
-    return counter.counts["mutating"], counter.counts["read-only"], elapsed
+        if is_mutating(model.name):
+            self.mutating[model.name] += 1
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs of each phase (median)")
+    parser.add_argument("--scale", type=float, default=1.0, help="real seconds per model second")
     options = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="wsctl-bench-"))
@@ -68,49 +58,107 @@ def main() -> None:
         bundled / CODE_DIR, service / CODE_DIR, ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(bundled / CONFIG_FILE, service / CONFIG_FILE)
-    handler = service / CODE_DIR / "handler.py"
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    config, handler = service / CONFIG_FILE, service / CODE_DIR / "handler.py"
+    original = config.read_text()
     os.environ.update(
-        AWS_ENDPOINT_URL=f"http://{host}:{port}",
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
         AWS_DEFAULT_REGION="us-east-1",
         WSCTL_HOME=str(workdir / "home"),
-        NO_COLOR="1",
     )
-    os.environ.pop("AWS_PROFILE", None)
-    counter = CallCounter()
-    botocore.handlers.BUILTIN_HANDLERS.append(("before-call", counter))
-    config = ("--config", str(service / CONFIG_FILE))
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
 
-    phases: dict[str, list[tuple[int, int, float]]] = {
-        "fresh up": [],
-        "no-op up": [],
-        "code-change up": [],
-        "down": [],
-    }
+    scaled = ScaledClock(options.scale)
+    calls = Calls()
+    times: dict[tuple[str, str], list[float]] = {}
+    mutations: dict[tuple[str, str], Counter[str]] = {}
     try:
-        for run_index in range(options.repeat):
-            phases["fresh up"].append(measure(counter, "up", *config))
-            phases["no-op up"].append(measure(counter, "up", *config))
-            handler.write_text(handler.read_text() + f"\n# benchmark edit {run_index}\n")
-            phases["code-change up"].append(measure(counter, "up", *config))
-            phases["down"].append(measure(counter, "down", "--yes", *config))
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        with mock_aws(), LatencyModel(scaled).installed(), clock.use(scaled):
+            botocore.handlers.BUILTIN_HANDLERS.append(("before-call", calls))
+            for run in range(options.repeat):
+                for mode, concurrency in MODES.items():
+                    config.write_text(original)
 
-    baseline = statistics.median(t for _, _, t in phases["fresh up"])
-    print(f"wsctl deploy benchmark: bundled service, moto server, median of {options.repeat}")
-    print(f"{'phase':<16}{'mutating':>10}{'read-only':>11}{'wall (s)':>10}{'vs fresh up':>13}")
-    for phase, runs in phases.items():
-        mutating = statistics.median(m for m, _, _ in runs)
-        reads = statistics.median(r for _, r, _ in runs)
-        wall = statistics.median(t for _, _, t in runs)
-        print(f"{phase:<16}{mutating:>10.0f}{reads:>11.0f}{wall:>10.2f}{wall / baseline:>12.2f}x")
+                    def measure(phase: str, step: Callable[[], object], mode=mode) -> None:
+                        calls.mutating.clear()
+                        started = scaled.now()
+                        step()
+                        times.setdefault((mode, phase), []).append(scaled.now() - started)
+                        mutations[mode, phase] = Counter(calls.mutating)
+
+                    def up(concurrency=concurrency) -> None:
+                        client = AwsClient(
+                            open_target(profile=None, region=None, endpoint_url=None)
+                        )
+                        deploy.up(client, parse_spec_file(config), concurrency=concurrency)
+
+                    def down(concurrency=concurrency) -> None:
+                        client = AwsClient(
+                            open_target(profile=None, region=None, endpoint_url=None)
+                        )
+                        deploy.down(client, parse_spec_file(config), concurrency=concurrency)
+
+                    measure("fresh up", up)
+                    measure("no-op up", up)
+                    handler.write_text(handler.read_text() + f"\n# edit {run} {mode}\n")
+                    measure("code change up", up)
+                    config.write_text(original.replace("memory = 512", "memory = 1024", 1))
+                    measure("one function's memory", up)
+                    measure("down", down)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    report(times, mutations, options)
+
+
+def report(times, mutations, options) -> None:
+    median = {key: statistics.median(values) for key, values in times.items()}
+    seq, graph = "one at a time", "graph"
+    functions = 4
+
+    def met(ok: bool) -> str:
+        return "yes" if ok else "NO"
+
+    code_calls = mutations[graph, "code change up"]
+    memory_calls = mutations[graph, "one function's memory"]
+    checks = {
+        "fresh up": (
+            "graph <= 40% of one at a time",
+            median[graph, "fresh up"] <= 0.4 * median[seq, "fresh up"],
+        ),
+        "no-op up": (
+            "0 mutating calls, <= 3 s",
+            not mutations[graph, "no-op up"] and median[graph, "no-op up"] <= 3,
+        ),
+        "code change up": (
+            "only the functions' code, <= 6 s",
+            code_calls == Counter({"UpdateFunctionCode": functions})
+            and median[graph, "code change up"] <= 6,
+        ),
+        "one function's memory": (
+            "only that function, <= 6 s",
+            memory_calls == Counter({"UpdateFunctionConfiguration": 1})
+            and median[graph, "one function's memory"] <= 6,
+        ),
+        "down": (
+            "graph <= 40% of one at a time",
+            median[graph, "down"] <= 0.4 * median[seq, "down"],
+        ),
+    }
+    print(
+        f"wsctl deploy benchmark: bundled service ({functions} functions), moto + latency model "
+        f"(wsctl/aws/latency.py, scale {options.scale}), model seconds, median of {options.repeat}"
+    )
+    header = f"{'phase':<24}{'1 at a time':>12}{'graph':>8}{'ratio':>7}{'mutating':>10}  target"
+    print(header)
+    for phase in PHASES:
+        one, both = median[seq, phase], median[graph, phase]
+        mutating = sum(mutations[graph, phase].values())
+        target, ok = checks[phase]
+        print(
+            f"{phase:<24}{one:>11.1f}s{both:>7.1f}s{both / one:>7.2f}{mutating:>10}  "
+            f"{target}: {met(ok)}"
+        )
 
 
 if __name__ == "__main__":

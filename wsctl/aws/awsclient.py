@@ -202,9 +202,10 @@ class AwsClient:
         failed: Callable[[Any], str | None] = lambda _: None,
         timeout: float = 900.0,
     ) -> Any:
-        """``read()`` until ``done`` holds (at once under moto), backing off from 0.5 s to
-        5 s; ``failed`` names a state that will never get there."""
-        started, delay = self.clock.now(), 0.5
+        """``read()`` until ``done`` holds (at once under moto), every second after a quick
+        first look (tables and functions are usually ready in 1-10 s; a read is cheap);
+        ``failed`` names a state that will never get there."""
+        started, delay = self.clock.now(), 0.25
         while True:
             value = read()
             if done(value):
@@ -215,7 +216,7 @@ class AwsClient:
             if self.clock.now() - started > timeout:
                 raise WsctlError(f"{what} failed: still not ready after {timeout:.0f} s")
             self.clock.sleep(delay)
-            delay = min(5.0, delay * 2)
+            delay = min(1.0, delay * 2)
 
     # -- STS ---------------------------------------------------------------------------------
     def whoami(self) -> Place:

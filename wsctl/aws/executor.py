@@ -193,10 +193,10 @@ class Executor:
         self.client.enable_ttl(action.key, resources.TTL_ATTRIBUTE)
 
     def _delete_table(self, action: Action) -> None:
+        # `down` does not wait for DELETING to end (seconds, for nothing): an `up` right
+        # after waits for the name to be free before creating the table again.
         if not self.remote.table_deleting:
             self.client.delete_table(action.key)
-        # Gone when `down` returns, so an `up` right after creates it afresh.
-        self.client.wait_table_gone(action.key)
 
     # -- API ---------------------------------------------------------------------------------
     def _create_api(self, action: Action) -> None:
