@@ -355,7 +355,7 @@ def test_source_arn_drift(up, status):
         Principal="apigateway.amazonaws.com",
         SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:other/*",
     )
-    name = "demo-test-chat for API Gateway"
+    name = "demo-test-chat"
     assert _drifted(status, "invoke permission", name) == "out of date (source ARN)"
     assert up().exit_code == 0
     (statement,) = json.loads(lam.get_policy(FunctionName="demo-test-chat")["Policy"])["Statement"]

@@ -65,7 +65,7 @@ def test_the_layer_enforces_the_policy(cli, service, aws, strict):
     result = cli("up", "--config", str(service.config))
     assert result.exit_code == 1
     assert "AccessDenied on lambda:CreateFunction" in result.stderr
-    assert strict.seen["AccessDenied"] == 1
+    assert strict.seen["AccessDenied"] >= 1  # each function tried at once
 
 
 def test_every_operation_the_client_can_call_is_in_the_policy(service):

@@ -69,3 +69,31 @@ def test_local_code_change_shows_out_of_date(cli, service, aws):
         "demo-test-chat": "out of date (code)",
         "demo-test-connect": "out of date (code)",
     }
+
+
+def test_status_of_the_bundled_stack_reads_well_at_80_columns(cli, aws, tmp_path, monkeypatch):
+    """The bundled stack, out of date: every line but the URLs (kept whole, to copy) fits 80
+    columns, each resource's name is whole on its row, and the drift is named."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli("up").exit_code == 0
+    import boto3
+
+    boto3.client("lambda", region_name="us-east-1").update_function_configuration(
+        FunctionName="wsctl-dev-broadcast", MemorySize=1024
+    )
+    result = cli("status")
+    lines = result.stdout.splitlines()
+    table = [line for line in lines if "://" not in line]
+    assert all(len(line) <= 80 for line in table), max(table, key=len)
+    assert any(line.endswith("/dev/@connections") for line in lines)
+    rows = [line for line in lines if "wsctl-dev-broadcast" in line]
+    names = {
+        "Lambda function": "wsctl-dev-broadcast",
+        "log group": "/aws/lambda/wsctl-dev-broadcast",
+        "invoke permission": "wsctl-dev-broadcast",
+    }
+    for kind, name in names.items():
+        assert any(line.startswith(kind) and f" {name} " in line for line in rows), kind
+    (function,) = [line for line in rows if line.startswith("Lambda function")]
+    assert function.rstrip().endswith("out of date (memory)")

@@ -195,8 +195,7 @@ class Executor:
     def _delete_table(self, action: Action) -> None:
         # `down` does not wait for DELETING to end (seconds, for nothing): an `up` right
         # after waits for the name to be free before creating the table again.
-        if not self.remote.table_deleting:
-            self.client.delete_table(action.key)
+        self.client.delete_table(action.key)
 
     # -- API ---------------------------------------------------------------------------------
     def _create_api(self, action: Action) -> None:

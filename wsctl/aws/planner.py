@@ -284,7 +284,7 @@ def _permission_action(spec: ServiceSpec, remote: RemoteState, fn: str) -> Actio
     sid = resources.PERMISSION_SID
     function = remote.functions.get(fn)
     existing = function.permissions.get(sid, "") if function else ""
-    name = f"{naming.function_name(spec, fn)} for API Gateway"
+    name = naming.function_name(spec, fn)
     if existing == "":
         return Action("create", "permission", fn, name, function=fn)
     # The statement id exists (AddPermission would answer 409): replace it when its API is
@@ -453,7 +453,9 @@ def _deletions(spec: ServiceSpec, remote: RemoteState, kept: list[Action]) -> li
         deletions.append(
             Action("delete", "api", api.api_id, f"{api.name} ({api.api_id})", ref=api.api_id)
         )
-    if remote.table is not None and ("table", naming.table_name(spec)) not in keep:
+    # A table already DELETING is on its way out: nothing left to do for `down`.
+    table_here = remote.table is not None and not remote.table_deleting
+    if table_here and ("table", naming.table_name(spec)) not in keep:
         deletions.append(Action("delete", "table", remote.table.name, remote.table.name))
     return deletions
 

@@ -131,7 +131,8 @@ class RemoteState:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.table or self.apis or self.roles or self.log_groups or self.functions)
+        table = self.table is not None and not self.table_deleting
+        return not (table or self.apis or self.roles or self.log_groups or self.functions)
 
 
 T = TypeVar("T")
@@ -305,10 +306,18 @@ def _read_role(client, name, path, tags) -> tuple[str, RoleState | str | None]:
     role_tags = {tag["Key"]: tag["Value"] for tag in role.get("Tags") or []}
     if role.get("Path") != path or not _ours(role_tags, tags):
         return name, "foreign"
-    policies = {
-        policy: client.role_policy(name, policy) for policy in client.role_policy_names(name)
-    }
-    return name, RoleState(name, role["Arn"], policies)
+    # Only now its policies: `wsctl policy` grants reading them on the stack's roles only
+    # (under its path), not on a look-alike's.
+    policy_names = client.role_policy_names(name)
+    documents = each(lambda policy: client.role_policy(name, policy), policy_names, 4)
+    return name, RoleState(name, role["Arn"], dict(zip(policy_names, documents, strict=True)))
+
+
+def _or_none(read: Callable[[], R]) -> R | None:
+    try:
+        return read()
+    except ResourceDoesNotExist:
+        return None
 
 
 def _discover_log_groups(client, spec, remote, tags, prefix, concurrency) -> None:
@@ -333,7 +342,9 @@ def _discover_functions(client, spec, remote, tags, prefix, concurrency) -> None
     wanted = {naming.function_name(spec, fn) for fn in spec.functions}
     names = sorted(client.function_names(prefix))
     for name, state in zip(
-        names, each(lambda n: _read_function(client, n, tags), names, concurrency), strict=True
+        names,
+        each(lambda n: _read_function(client, remote.place, n, tags), names, concurrency),
+        strict=True,
     ):
         if state == "foreign":
             if name in wanted:
@@ -342,17 +353,25 @@ def _discover_functions(client, spec, remote, tags, prefix, concurrency) -> None
             remote.functions[_function_key(spec, name)] = state
 
 
-def _read_function(client, name, tags) -> FunctionState | str | None:
-    try:
-        found = client.get_function(name)
-    except ResourceDoesNotExist:
+def _read_function(client, place, name, tags) -> FunctionState | str | None:
+    # GetFunction returns Tags only to callers allowed lambda:ListTags, and then TagsError
+    # instead: ask ListTags itself, so a denial is an error, never "foreign". The three reads
+    # go at once (the ARN is known from the name).
+    arn = f"arn:{place.partition}:lambda:{place.region}:{place.account}:function:{name}"
+    found, function_tags, statements = each(
+        lambda read: read(),
+        (
+            lambda: _or_none(lambda: client.get_function(name)),
+            lambda: _or_none(lambda: client.function_tags(arn)),
+            lambda: client.function_policy_statements(name),
+        ),
+        3,
+    )
+    if found is None or function_tags is None:
         return None
     config = found["Configuration"]
-    # GetFunction returns Tags only to callers allowed lambda:ListTags, and then TagsError
-    # instead: ask ListTags itself, so a denial is an error, never "foreign".
-    if not _ours(client.function_tags(config["FunctionArn"]), tags):
+    if not _ours(function_tags, tags):
         return "foreign"
-    statements = client.function_policy_statements(name)
     return FunctionState(
         name=name,
         arn=config["FunctionArn"],

@@ -128,13 +128,17 @@ def call_with_retries(
     attempts: int | None = 8,
     budget_seconds: float | None = None,
     base_delay: float = 0.5,
-    max_delay: float = 16.0,
+    max_delay: float | None = None,
     sleep: Callable[[float], None] | None = None,
     clock: Clock | None = None,
 ) -> T:
     """``call()``, retried with capped exponential backoff and jitter while ``should_retry``
     gives a reason, for at most ``attempts`` tries and (if given) ``budget_seconds`` of the
-    clock; then ``RetriesExhausted`` carries the last reason."""
+    clock; then ``RetriesExhausted`` carries the last reason. Waiting out a time (a budget)
+    backs off to 2 s at most, so the call passes soon after the cause does; counted tries
+    back off to 16 s."""
+    if max_delay is None:
+        max_delay = 2.0 if budget_seconds is not None else 16.0
     if clock is None:
         clock = SleepOnly(sleep) if sleep is not None else SystemClock()
         sleep = None

@@ -408,9 +408,13 @@ def _print_status(found) -> None:
         out.print(f"Management URL:  {escape(found.endpoint.management_url)}")
     if found.connections is not None:
         out.print(f"Connections:     {found.connections} stored")
-    table = Table("resource", "name", "id", "state", box=None, pad_edge=False)
+    # Fits 80 columns: names whole on one line, ARNs and ids left to --json.
+    table = Table(box=None, pad_edge=False)
+    table.add_column("resource", no_wrap=True)
+    table.add_column("name", no_wrap=True, overflow="fold")
+    table.add_column("state", overflow="fold")
     for row in found.resources:
-        table.add_row(row.kind, escape(row.name), escape(row.id or "-"), row.state)
+        table.add_row(row.kind, escape(row.name), row.state)
     out.print(table)
 
 
