@@ -87,3 +87,15 @@ def breaker(monkeypatch) -> Breaker:
 def install_hook(monkeypatch):
     """``install_hook(event, handler, first=False)`` for one test."""
     return lambda event, handler, first=False: _install(monkeypatch, event, handler, first)
+
+
+@pytest.fixture
+def up(cli, service, aws):
+    """``up(*flags)`` deploys the test service and returns the CLI result."""
+    return lambda *flags: cli("up", "--config", str(service.config), *flags)
+
+
+@pytest.fixture
+def down(cli, service):
+    """``down(*flags)`` deletes the test service's stack (--yes) and returns the result."""
+    return lambda *flags: cli("down", "--config", str(service.config), "--yes", *flags)

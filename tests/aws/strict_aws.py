@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
 from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.awslambda.models import lambda_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -26,25 +25,10 @@ from moto.logs.models import logs_backends
 
 from wsctl.aws import clock as clocks
 from wsctl.aws.awsclient import is_mutating
+from wsctl.aws.latency import Fabricated, client_error
 from wsctl.config import LOG_RETENTION_DAYS
 
 POLICY_SIZE_LIMIT = 20480
-
-
-def client_error(operation: str, code: str, message: str, status: int = 400) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        operation,
-    )
-
-
-class _Fabricated:
-    """What botocore needs of an HTTP response when a before-call hook answers instead."""
-
-    status_code = 200
 
 
 @dataclass
@@ -171,7 +155,7 @@ class StrictAws:
                 for key, value in stage.default_route_settings.items()
             },
         }
-        return _Fabricated(), parsed
+        return Fabricated(), parsed
 
     def _just_refused(self, operation: str) -> bool:
         """The retry of the call refused last passes (the concurrent change is done)."""
@@ -199,7 +183,7 @@ class StrictAws:
             if deleting[0] <= 0:
                 del self._deleting[name]
             self._count("DescribeTable DELETING")
-            return _Fabricated(), {"Table": {**deleting[1], "TableStatus": "DELETING"}}
+            return Fabricated(), {"Table": {**deleting[1], "TableStatus": "DELETING"}}
         return None
 
     def _after_dynamodb(self, operation, params, parsed, region):

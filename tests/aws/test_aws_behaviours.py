@@ -21,16 +21,6 @@ FUNCTIONS = ("demo-test-chat", "demo-test-connect")
 
 
 @pytest.fixture
-def up(cli, service, aws):
-    return lambda *flags: cli("up", "--config", str(service.config), *flags)
-
-
-@pytest.fixture
-def down(cli, service):
-    return lambda *flags: cli("down", "--config", str(service.config), "--yes", *flags)
-
-
-@pytest.fixture
 def status(cli, service):
     """`wsctl status --json`, as (exit code, parsed document)."""
 

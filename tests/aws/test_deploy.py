@@ -16,17 +16,6 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
-@pytest.fixture
-def up(cli, service, aws):
-    """``up(*flags)`` deploys the test service and returns the CLI result."""
-    return lambda *flags: cli("up", "--config", str(service.config), *flags)
-
-
-@pytest.fixture
-def down(cli, service):
-    return lambda *flags: cli("down", "--config", str(service.config), "--yes", *flags)
-
-
 def _apis():
     return boto3.client("apigatewayv2", region_name=REGION).get_apis()["Items"]
 

@@ -3,9 +3,10 @@ itself never loads it). moto answers at once; AWS does not, and on AWS the waits
 `up`. The model is botocore event hooks, the seam moto and the strict test layer use, and its
 figures are kept here, each with where it comes from and how much reality varies.
 
-Time runs on a ``ScaledClock`` shared with the deployer (``wsctl.aws.clock.use``): a model
-second is ``scale`` real seconds, so tests run the model at a tiny scale and nothing depends
-on the machine's speed more than it must.
+Time runs on a clock shared with the deployer (``wsctl.aws.clock.use``): the benchmark's
+``ScaledClock`` (a model second lasts ``scale`` real seconds, so steps really overlap), or in
+tests a ``VirtualClock``, where calls and waits only move time forward: instant, and
+independent of this machine's speed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 
 import botocore.handlers
 from botocore.exceptions import ClientError
+
+from wsctl.aws.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,14 @@ class ScaledClock:
         time.sleep(max(0.0, seconds) * self.scale)
 
 
-class _Fabricated:
+class Fabricated:
+    """What botocore needs of an HTTP response when a before-call hook answers instead."""
+
     status_code = 200
 
 
-def _error(operation: str, code: str, message: str, status: int = 400) -> ClientError:
+def client_error(operation: str, code: str, message: str, status: int = 400) -> ClientError:
+    """The error AWS would answer, as botocore raises it."""
     return ClientError(
         {
             "Error": {"Code": code, "Message": message},
@@ -80,10 +86,11 @@ def _error(operation: str, code: str, message: str, status: int = 400) -> Client
 class LatencyModel:
     """The hooks; ``installed()`` puts them on every botocore session made meanwhile."""
 
-    def __init__(self, clock: ScaledClock, figures: Figures = FIGURES) -> None:
+    def __init__(self, clock: Clock, figures: Figures = FIGURES) -> None:
         self.clock = clock
         self.figures = figures
         self.calls = 0
+        self.seen: dict[str, int] = {}  # modelled behaviour -> times it answered
         self._lock = threading.Lock()
         self._table_ready: dict[str, float] = {}
         self._table_gone: dict[str, tuple[float, dict]] = {}
@@ -104,6 +111,10 @@ class LatencyModel:
         finally:
             botocore.handlers.BUILTIN_HANDLERS[:] = original
 
+    def _saw(self, behaviour: str) -> None:
+        with self._lock:
+            self.seen[behaviour] = self.seen.get(behaviour, 0) + 1
+
     def _remember_params(self, params, context, **kwargs) -> None:
         context["latency_params"] = dict(params)
 
@@ -117,15 +128,19 @@ class LatencyModel:
             gone = self._table_gone.get(params.get("TableName", ""))
             if gone is not None and now < gone[0]:
                 if operation == "DescribeTable":
-                    return _Fabricated(), {"Table": {**gone[1], "TableStatus": "DELETING"}}
+                    self._saw("table DELETING")
+                    return Fabricated(), {"Table": {**gone[1], "TableStatus": "DELETING"}}
                 if operation == "CreateTable":
-                    raise _error(operation, "ResourceInUseException", "Table is being deleted")
+                    raise client_error(
+                        operation, "ResourceInUseException", "Table is being deleted"
+                    )
         if model.service_model.service_name != "lambda":
             return None
         name = str(params.get("FunctionName", "")).rsplit(":", 1)[-1]
         ready = self._function_ready.get(name)
         if operation.startswith("UpdateFunction") and ready is not None and now < ready[0]:
-            raise _error(
+            self._saw("update refused while in progress")
+            raise client_error(
                 operation,
                 "ResourceConflictException",
                 f"The operation cannot be performed at this time. An update is in progress "
@@ -134,7 +149,8 @@ class LatencyModel:
             )
         role = params.get("Role")
         if role in self._role_ready and now < self._role_ready[role]:
-            raise _error(
+            self._saw("role not yet assumable")
+            raise client_error(
                 operation,
                 "InvalidParameterValueException",
                 "The role defined for the function cannot be assumed by Lambda.",
@@ -153,6 +169,7 @@ class LatencyModel:
             elif operation == "DescribeTable" and "Table" in parsed:
                 if now < self._table_ready.get(params.get("TableName", ""), 0):
                     parsed["Table"]["TableStatus"] = "CREATING"
+                    self.seen["table CREATING"] = self.seen.get("table CREATING", 0) + 1
             elif operation == "CreateRole":
                 self._role_ready[parsed["Role"]["Arn"]] = now + figures.role_propagation
             elif operation == "CreateFunction":
@@ -170,3 +187,4 @@ class LatencyModel:
                         config["State"] = "Pending"
                     else:
                         config["LastUpdateStatus"] = "InProgress"
+                    self.seen[ready[1]] = self.seen.get(ready[1], 0) + 1
