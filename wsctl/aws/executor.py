@@ -89,7 +89,6 @@ class Executor:
         self.tags = naming.stack_tags(self.spec)
         self.outcomes: list[Outcome] = []
         self._lock = threading.Lock()
-        self.most_at_once = 0  # the most steps that ran together (tests check the bound)
 
     def run(self, actions: list[Action]) -> list[Outcome]:
         """Run ``actions`` in dependency order, ``concurrency`` at most at once; outcomes in
@@ -147,7 +146,6 @@ class Executor:
             lanes[lane] = lanes.get(lane, 0) + 1
             waiting.remove(index)
             running[pool.submit(self._step, actions[index])] = index
-            self.most_at_once = max(self.most_at_once, len(running))
 
     def _step(self, action: Action) -> Outcome:
         self.reporter.begin(action)
