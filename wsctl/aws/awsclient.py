@@ -492,7 +492,7 @@ class AwsClient:
             "apigatewayv2",
             "DeleteAuthorizer",
             f"Deleting authorizer {authorizer_id}",
-            retry_if=retry.any_of(retry.throttling, retry.authorizer_still_referenced),
+            retry_if=retry.any_of(retry.transient, retry.authorizer_still_referenced),
             ApiId=api_id,
             AuthorizerId=authorizer_id,
         )
