@@ -57,3 +57,9 @@ def test_help_for_an_unknown_command_is_a_usage_error(cli):
     """`wsctl help nope`: one line, exit 2."""
     result = cli("help", "nope")
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
+
+
+def test_help_shows_no_markup_escapes(cli):
+    """Help is plain text: no rich markup escapes (a literal \\[ would show)."""
+    for command in (*OWN_COMMANDS, "init", "validate", "bench"):
+        assert "\\[" not in cli(command, "--help").stdout, command

@@ -56,7 +56,8 @@ PortOpt = Annotated[
         min=0,
         max=65535,
         metavar="PORT",
-        help="With --local: the port (0 picks one). Default: \\[local] port, else 8765.",
+        help="With --local: the port (0 picks one). Default: [local] port in wsctl.toml, "
+        "else 8765.",
         show_default=False,
     ),
 ]
@@ -69,7 +70,8 @@ def _seconds_opt(flag: str, what: str) -> Any:
         typer.Option(
             flag,
             metavar="SECONDS",
-            help=f"With --local: {what} (at most API Gateway's; default: \\[local], else AWS's).",
+            help=f"With --local: {what} (at most API Gateway's; default: [local] in "
+            "wsctl.toml, else AWS's).",
             show_default=False,
         ),
     ]
