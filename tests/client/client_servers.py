@@ -353,6 +353,7 @@ class ConnectProxy:
 
     def __init__(self) -> None:
         self.targets: list[str] = []
+        self._open: set[asyncio.StreamWriter] = set()  # both ends of every tunnel
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: Any = None
@@ -380,6 +381,7 @@ class ConnectProxy:
             writer.close()
             return
         upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        self._open |= {writer, upstream_writer}
         writer.write(connection.send(h11.Response(status_code=200, headers=[])))
         leftover = connection.trailing_data[0]
         if leftover:
@@ -408,7 +410,15 @@ class ConnectProxy:
         return self
 
     def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._server.close)
+        """Stop listening and close every tunnel, so the server behind sees its connections
+        end (a tunnel left open would hold up the server's own shutdown)."""
+
+        async def shutdown() -> None:
+            self._server.close()
+            for writer in self._open:
+                writer.transport.abort()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(WAIT_LIMIT)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(WAIT_LIMIT)
 
