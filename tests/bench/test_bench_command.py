@@ -174,3 +174,20 @@ def test_the_cli_does_not_load_the_bench_to_start():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert loaded.strip() == "[]"
+
+
+def test_live_progress_shows_on_a_terminal(cli, monkeypatch):
+    """On a terminal, stderr shows the connections and broadcasts as they progress, up to
+    the final counts."""
+    from rich.console import Console
+
+    from wsctl.commands import bench
+
+    screen = io.StringIO()
+    monkeypatch.setattr(bench, "err", Console(file=screen, force_terminal=True, width=100))
+    with protocol_server() as url:
+        result = cli("bench", url, "--clients", "5", "--broadcasts", "3")
+    assert result.exit_code == 0, result.stderr
+    shown = screen.getvalue()
+    assert "connections" in shown and "broadcasts" in shown
+    assert "5/5" in shown and "3/3" in shown and "15 delivered" in shown

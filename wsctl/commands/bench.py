@@ -158,7 +158,9 @@ async def _run(endpoint: Endpoint, options: ConnectOptions, plan: Plan, *, live:
                 note=f"{now.delivered:,} delivered, {now.errors:,} errors",
             )
 
-        return await run_bench(endpoint, options, plan, progress, on_tick=tick)
+        recorded = await run_bench(endpoint, options, plan, progress, on_tick=tick)
+        tick(progress)  # the final counts, shown before the bars go
+        return recorded
 
 
 def _cost(plan: Plan, recorded: Recorded) -> dict:
