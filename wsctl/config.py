@@ -85,6 +85,62 @@ BUILTIN_AUTHORIZER_HANDLER = "wsctl_authorizer.handler"
 MAX_ROUTES = 300
 # Lambda function and IAM role names are at most 64 characters: "{name}-{stage}-{function}".
 MAX_RESOURCE_NAME = 64
+# The table a stack has when wsctl.toml declares none (DESIGN.md section 6, "Defaults"), and
+# the one a function's DynamoDB permissions apply to when it names no tables.
+CONNECTIONS_TABLE = "connections"
+# Key attribute types wsctl declares (DESIGN.md section 6): S (string) and N (number).
+KEY_TYPES = ("S", "N")
+# A table's name in wsctl.toml: DynamoDB's table-name characters (its deployed name is
+# "{stack}-{NAME}", at most 255); an index's name follows DynamoDB's IndexName pattern.
+_TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}\Z")
+_INDEX = re.compile(r"^[A-Za-z0-9_.-]{3,255}\Z")
+# DynamoDB's default quota of global secondary indexes per table.
+MAX_INDEXES = 20
+# "${tables.NAME}" in an environment value: the deployed (or emulated) table's name.
+TABLE_REFERENCE = re.compile(r"\$\{tables\.([^}]*)\}")
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """A key attribute: its name and DynamoDB type (S or N)."""
+
+    name: str
+    type: str = "S"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A global secondary index (all attributes projected)."""
+
+    name: str
+    partition_key: KeySpec
+    sort_key: KeySpec | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table of the stack (``[tables.NAME]``), deployed as ``{stack}-{NAME}``."""
+
+    name: str
+    partition_key: KeySpec
+    sort_key: KeySpec | None = None
+    ttl: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+    retain: bool = False
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """Every key attribute of the table and its indexes -> its type."""
+        keys = [self.partition_key, self.sort_key]
+        for index in self.indexes:
+            keys += [index.partition_key, index.sort_key]
+        return {key.name: key.type for key in keys if key is not None}
+
+
+# The table of a stack whose wsctl.toml has no [tables]: the connections table as ever.
+DEFAULT_TABLES = {
+    CONNECTIONS_TABLE: TableSpec(CONNECTIONS_TABLE, KeySpec("connectionId"), ttl="ttl")
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +156,8 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
     # The stack's functions (names in wsctl.toml) this one may invoke.
     invokes: tuple[str, ...] = ()
+    # The stack's tables (names in wsctl.toml) its DynamoDB permissions apply to.
+    tables: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -174,6 +232,7 @@ class ServiceSpec:
     local: LocalSettings = field(default_factory=LocalSettings)
     # Read into each function's environment; kept so `up --local` can watch it for edits.
     env_file: Path | None = field(default=None, compare=False)
+    tables: Mapping[str, TableSpec] = field(default_factory=lambda: dict(DEFAULT_TABLES))
 
     @property
     def stack(self) -> str:
@@ -237,7 +296,7 @@ def parse_spec_file(path: Path) -> ServiceSpec:
 def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
     """Check a parsed wsctl.toml; the code lives in ``lambda_code/`` beside it."""
     where = str(source)
-    _only_keys(data, {"stack", "functions", "routes", "authorizer", "local"}, where)
+    _only_keys(data, {"stack", "functions", "routes", "authorizer", "local", "tables"}, where)
     stack = _table(data, "stack", where)
     _only_keys(
         stack,
@@ -277,6 +336,8 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
     routes, respond_routes = _routes(_table(data, "routes", where), functions, where)
     authorizer = _authorizer(data, functions, where)
     _check_invokes(functions, where)
+    tables = _tables(data, where) if "tables" in data else dict(DEFAULT_TABLES)
+    functions = {fname: _with_tables(f, tables, where) for fname, f in functions.items()}
     _check_identity(name, stage, functions, source, auth)
     _check_auth_has_connect(auth, routes, f"{where} [stack] auth")
     _check_authorizer_mode(auth, authorizer, f"{where} [stack] auth")
@@ -296,7 +357,128 @@ def parse_spec(data: Mapping[str, Any], source: Path) -> ServiceSpec:
         authorizer=authorizer,
         env_file=_env_file_path(stack, source),
         local=_local(_table(data, "local", where), where),
+        tables=tables,
     )
+
+
+def _tables(data: Mapping[str, Any], where: str) -> dict[str, TableSpec]:
+    """``[tables.NAME]``: each table's keys, TTL attribute, indexes and retention."""
+    tables = {}
+    for tname, body in _table(data, "tables", where).items():
+        here = f"{where} [tables.{tname}]"
+        if not _TABLE.match(tname):
+            raise ConfigError(
+                f"{here}: a table name uses letters, digits, '_', '-' and '.', starting with "
+                "a letter (at most 128)"
+            )
+        if not isinstance(body, dict):
+            raise ConfigError(f"{here}: must be a table")
+        _only_keys(body, {"partition_key", "sort_key", "ttl", "indexes", "retain"}, here)
+        if "partition_key" not in body:
+            raise ConfigError(f'{here}: needs partition_key (e.g. partition_key = "id")')
+        declared: dict[str, str] = {}
+        partition = _key_attribute(body["partition_key"], f"{here} partition_key", declared)
+        sort = None
+        if "sort_key" in body:
+            sort = _key_attribute(body["sort_key"], f"{here} sort_key", declared)
+        ttl = body.get("ttl")
+        if ttl is not None and (not isinstance(ttl, str) or not ttl):
+            raise ConfigError(f"{here} ttl: must be the name of the TTL attribute (a string)")
+        retain = body.get("retain", False)
+        if not isinstance(retain, bool):
+            raise ConfigError(f"{here} retain: must be true or false")
+        indexes = _indexes(body.get("indexes", []), here, declared)
+        tables[tname] = TableSpec(tname, partition, sort, ttl, indexes, retain)
+    return tables
+
+
+def _indexes(value: Any, here: str, declared: dict[str, str]) -> tuple[IndexSpec, ...]:
+    if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
+        raise ConfigError(
+            f'{here} indexes: must be a list of {{ name = "...", partition_key = "..." }}'
+        )
+    if len(value) > MAX_INDEXES:
+        raise ConfigError(f"{here} indexes: {len(value)}; DynamoDB allows {MAX_INDEXES} a table")
+    indexes: list[IndexSpec] = []
+    for item in value:
+        iname = item.get("name")
+        if not isinstance(iname, str) or not _INDEX.match(iname):
+            raise ConfigError(
+                f"{here} indexes: each needs a name of 3 to 255 letters, digits, '_', '-', '.'"
+            )
+        where = f"{here} index {iname!r}"
+        _only_keys(item, {"name", "partition_key", "sort_key"}, where)
+        if iname in (index.name for index in indexes):
+            raise ConfigError(f"{where}: declared twice")
+        if "partition_key" not in item:
+            raise ConfigError(f"{where}: needs partition_key")
+        partition = _key_attribute(item["partition_key"], f"{where} partition_key", declared)
+        sort = None
+        if "sort_key" in item:
+            sort = _key_attribute(item["sort_key"], f"{where} sort_key", declared)
+        indexes.append(IndexSpec(iname, partition, sort))
+    return tuple(indexes)
+
+
+def _key_attribute(value: Any, where: str, declared: dict[str, str]) -> KeySpec:
+    """A key: "name" (a string key), or { name = "...", type = "S" | "N" }. An index key given
+    without its type takes the type declared for that attribute by another key of the table;
+    DynamoDB needs every key attribute defined with one type."""
+    if isinstance(value, str):
+        value = {"name": value, "type": "S"}
+    if not isinstance(value, dict):
+        raise ConfigError(f'{where}: must be "name" or {{ name = "...", type = "S" | "N" }}')
+    _only_keys(value, {"name", "type"}, where)
+    name = value.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.encode()) <= 255:
+        raise ConfigError(f"{where}: name must be an attribute name (1 to 255 bytes)")
+    kind = value.get("type", declared.get(name))
+    if kind is None:
+        raise ConfigError(
+            f"{where} {name!r}: no attribute definition; give its type "
+            f'{{ name = "{name}", type = "S" }} (S string, N number)'
+        )
+    if kind not in KEY_TYPES:
+        raise ConfigError(
+            f"{where} {name!r}: key type {kind!r} is not supported; use S (string) or N (number)"
+        )
+    if declared.get(name, kind) != kind:
+        raise ConfigError(
+            f"{where} {name!r}: declared as {declared[name]} elsewhere in this table; "
+            "an attribute has one type"
+        )
+    declared[name] = kind
+    return KeySpec(name, kind)
+
+
+def _with_tables(
+    function: FunctionSpec, tables: Mapping[str, TableSpec], where: str
+) -> FunctionSpec:
+    """The function's tables checked; without ``tables``, the connections table (if any)."""
+    section = f"{where} [functions.{function.name}]"
+    named = function.tables
+    for tname in named:
+        if tname not in tables:
+            declared = ", ".join(sorted(tables)) or "none"
+            raise ConfigError(
+                f"{section} tables: {tname!r} is not a table in [tables] (declared: {declared})"
+            )
+    if not named and CONNECTIONS_TABLE in tables:
+        named = (CONNECTIONS_TABLE,)
+    if function.table_actions and not named:
+        raise ConfigError(
+            f"{section} tables: its dynamodb permissions need the tables they apply to "
+            '(tables = ["..."])'
+        )
+    for variable in sorted(function.environment):
+        for reference in TABLE_REFERENCE.findall(function.environment[variable]):
+            if reference not in tables:
+                # The value itself is never echoed (it may hold a secret): only the reference.
+                raise ConfigError(
+                    f"{section} environment {variable}: ${{tables.{reference}}} names no "
+                    f"table in [tables] (declared: {', '.join(sorted(tables)) or 'none'})"
+                )
+    return replace(function, tables=named)
 
 
 def _local(table: Mapping[str, Any], where: str) -> LocalSettings:
@@ -375,7 +557,7 @@ def _function(
         raise ConfigError(f"{where} {section}: must be a table")
     _only_keys(
         body,
-        {"handler", "memory", "timeout", "permissions", "environment", "invokes"},
+        {"handler", "memory", "timeout", "permissions", "environment", "invokes", "tables"},
         f"{where} {section}",
     )
     handler = body.get("handler")
@@ -393,7 +575,7 @@ def _function(
             raise ConfigError(
                 f"{where} {section} permissions: {permission!r} is not allowed; use "
                 f"{MANAGE_CONNECTIONS}, {INVOKE_FUNCTION} (with invokes) or dynamodb:<action> "
-                f"on the connections table "
+                f"on its tables "
                 f"({', '.join(sorted(a.split(':')[1] for a in TABLE_ACTIONS))})"
             )
     own_env = _environment(body.get("environment", {}), f"{where} [functions.{fname}.environment]")
@@ -407,6 +589,9 @@ def _function(
     invokes = body.get("invokes", [])
     if not isinstance(invokes, list) or not all(isinstance(i, str) for i in invokes):
         raise ConfigError(f"{where} {section} invokes: must be a list of function names")
+    tables = body.get("tables", [])
+    if not isinstance(tables, list) or not all(isinstance(t, str) for t in tables):
+        raise ConfigError(f"{where} {section} tables: must be a list of table names")
     spec = FunctionSpec(
         name=fname,
         handler=handler,
@@ -415,6 +600,7 @@ def _function(
         permissions=tuple(sorted(set(permissions))),
         environment=environment,
         invokes=tuple(sorted(set(invokes))),
+        tables=tuple(sorted(set(tables))),
     )
     _check_handler_defined(spec, code_dir, f"{where} {section} handler")
     return spec

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import json
 
-from wsctl.config import BUILTIN_AUTHORIZER, FunctionSpec, ServiceSpec
+from wsctl.config import (
+    BUILTIN_AUTHORIZER,
+    CONNECTIONS_TABLE,
+    TABLE_REFERENCE,
+    FunctionSpec,
+    ServiceSpec,
+)
 
 STACK_TAG = "wsctl:stack"
 TABLE_ENV = "WSCTL_TABLE"
@@ -29,8 +35,20 @@ ROUTES_ENV = "WSCTL_ROUTES"
 MAX_ROUTES_ENV_BYTES = 400
 
 
-def table_name(spec: ServiceSpec) -> str:
-    return f"{spec.stack}-connections"
+def table_name(spec: ServiceSpec, table: str = CONNECTIONS_TABLE) -> str:
+    """A table's deployed name: ``{stack}-{NAME}`` (the connections table's as ever)."""
+    return f"{spec.stack}-{table}"
+
+
+def table_names(spec: ServiceSpec) -> dict[str, str]:
+    """Each table of the stack (its name in wsctl.toml) -> its deployed name."""
+    return {table: table_name(spec, table) for table in spec.tables}
+
+
+def resolve_tables(spec: ServiceSpec, value: str) -> str:
+    """``value`` with each ``${tables.NAME}`` replaced by that table's deployed name (the
+    config checked every reference names a table)."""
+    return TABLE_REFERENCE.sub(lambda match: table_name(spec, match.group(1)), value)
 
 
 def api_name(spec: ServiceSpec) -> str:
@@ -61,12 +79,15 @@ def function_environment(
     spec: ServiceSpec, function: FunctionSpec, token_digest: str | None = None
 ) -> dict[str, str]:
     """The environment variables a function runs with, on Lambda and in the emulator alike:
-    its own from wsctl.toml (the stack's, env_file's, its table's), then wsctl's.
+    its own from wsctl.toml (the stack's, env_file's; ``${tables.NAME}`` resolved), then
+    wsctl's (the connections table's name in WSCTL_TABLE, when the stack has one).
 
     Only the function behind ``$connect`` gets the token's digest (never the token itself).
     """
-    env = dict(function.environment)
-    env.update({TABLE_ENV: table_name(spec), STACK_ENV: spec.stack})
+    env = {key: resolve_tables(spec, value) for key, value in function.environment.items()}
+    if CONNECTIONS_TABLE in spec.tables:
+        env[TABLE_ENV] = table_name(spec)
+    env[STACK_ENV] = spec.stack
     routes = json.dumps(sorted(key for key in spec.routes if not key.startswith("$")))
     if len(routes) <= MAX_ROUTES_ENV_BYTES:
         env[ROUTES_ENV] = routes

@@ -132,7 +132,12 @@ def resource_patterns(spec: ServiceSpec, partition: str = "aws") -> dict[str, li
     stack, region, account = spec.stack, spec.region or "*", "*"
     arn = f"arn:{partition}"
     return {
-        TABLE: [f"{arn}:dynamodb:{region}:{account}:table/{naming.table_name(spec)}"],
+        # Every table of the stack (a stack without tables still names the connections
+        # table's: a statement needs a resource).
+        TABLE: [
+            f"{arn}:dynamodb:{region}:{account}:table/{name}"
+            for name in sorted(naming.table_names(spec).values()) or [naming.table_name(spec)]
+        ],
         API: [
             f"{arn}:apigateway:{region}::/apis",
             f"{arn}:apigateway:{region}::/apis/*",

@@ -15,6 +15,7 @@ from wsctl import naming
 from wsctl.config import (
     BUILTIN_AUTHORIZER,
     BUILTIN_AUTHORIZER_HANDLER,
+    CONNECTIONS_TABLE,
     ROUTE_SELECTION_EXPRESSION,
     AuthorizerSpec,
     FunctionSpec,
@@ -110,11 +111,21 @@ def role_arn(spec: ServiceSpec, function: str, place: Place) -> str:
     )
 
 
-def table_arn(spec: ServiceSpec, place: Place) -> str:
+def table_arn(spec: ServiceSpec, place: Place, table: str = CONNECTIONS_TABLE) -> str:
     return (
         f"arn:{place.partition}:dynamodb:{place.region}:{place.account}:table/"
-        f"{naming.table_name(spec)}"
+        f"{naming.table_name(spec, table)}"
     )
+
+
+def function_table_arns(spec: ServiceSpec, function: FunctionSpec, place: Place) -> list[str]:
+    """The tables a function names, and the indexes of those that have any: nothing wider."""
+    arns = []
+    for table in function.tables:
+        arns.append(table_arn(spec, place, table))
+        if spec.tables[table].indexes:
+            arns.append(f"{table_arn(spec, place, table)}/index/*")
+    return arns
 
 
 def function_arn(spec: ServiceSpec, function: str, place: Place) -> str:
@@ -173,13 +184,14 @@ def function_policy(
             "Resource": f"{log_group_arn(spec, function.name, place)}:log-stream:*",
         }
     ]
-    if function.table_actions:
+    table_arns = function_table_arns(spec, function, place)
+    if function.table_actions and table_arns:
         statements.append(
             {
                 "Sid": "Table",
                 "Effect": "Allow",
                 "Action": list(function.table_actions),
-                "Resource": table_arn(spec, place),
+                "Resource": table_arns[0] if len(table_arns) == 1 else table_arns,
             }
         )
     if function.manages_connections:

@@ -15,6 +15,8 @@ from wsctl.config import (
     MANAGE_CONNECTIONS,
     MAX_RESOURCE_NAME,
     RUNTIMES,
+    IndexSpec,
+    KeySpec,
     ServiceSpec,
 )
 
@@ -46,11 +48,62 @@ def _key(key: str) -> str:
 
 
 def _list(values: Iterable[str]) -> str:
-    items = [_string(v) for v in values]
+    return _list_raw(_string(v) for v in values)
+
+
+def _list_raw(values: Iterable[str]) -> str:
+    """A TOML array of values already written as TOML, on one line if it fits."""
+    items = list(values)
     one_line = f"[{', '.join(items)}]"
     if len(one_line) <= 80:
         return one_line
     return "[\n" + "".join(f"    {item},\n" for item in items) + "]"
+
+
+def _key_value(key: KeySpec) -> str:
+    if key.type == "S":
+        return _string(key.name)
+    return f"{{ name = {_string(key.name)}, type = {_string(key.type)} }}"
+
+
+def _index_value(index: IndexSpec) -> str:
+    sort = f", sort_key = {_key_value(index.sort_key)}" if index.sort_key else ""
+    return (
+        f"{{ name = {_string(index.name)}, partition_key = {_key_value(index.partition_key)}"
+        f"{sort} }}"
+    )
+
+
+def _tables(spec: ServiceSpec) -> list[str]:
+    """The stack's tables, then a commented example of one more."""
+    lines = [
+        "",
+        "# DynamoDB tables, deployed as <stack>-<table> (PAY_PER_REQUEST). A key is a string",
+        '# attribute ("id") or { name = "at", type = "N" } (S string, N number).',
+    ]
+    for table in spec.tables.values():
+        lines += ["", f"[tables.{_key(table.name)}]"]
+        lines.append(f"partition_key = {_key_value(table.partition_key)}")
+        if table.sort_key is not None:
+            lines.append(f"sort_key = {_key_value(table.sort_key)}")
+        if table.ttl is not None:
+            lines.append(f"ttl = {_string(table.ttl)}")
+        if table.indexes:
+            lines.append(f"indexes = {_list_raw(_index_value(i) for i in table.indexes)}")
+        if table.retain:
+            lines.append("retain = true")
+    lines += [
+        "",
+        "# Another table: name it in a function's tables = [...] and pass its name to the",
+        '# code with an environment variable such as MESSAGES_TABLE = "${tables.messages}".',
+        "# [tables.messages]",
+        '# partition_key = "room"',
+        '# sort_key = { name = "at", type = "N" }',
+        '# ttl = "expires"                  # optional: items expire at this epoch second',
+        '# indexes = [{ name = "by_user", partition_key = "user" }]',
+        "# retain = true                    # `down` keeps it (and says so)",
+    ]
+    return lines
 
 
 def render_config(spec: ServiceSpec) -> str:
@@ -73,10 +126,13 @@ def render_config(spec: ServiceSpec) -> str:
         f"auth = {_string(spec.auth)}  # {' | '.join(AUTH_MODES)}",
         "log_retention_days = "
         + (_string("account") if spec.log_retention_days is None else str(spec.log_retention_days)),
+    ]
+    lines += _tables(spec)
+    lines += [
         "",
         f"# One table per Lambda function. Code comes from ./{CODE_DIR}; handler is",
         "# 'module.function'. memory in MB (128-10240), timeout in seconds (1-900).",
-        "# permissions: dynamodb:<action> on the connections table,",
+        "# permissions: dynamodb:<action> on the tables it names in tables = [...],",
         f"# {MANAGE_CONNECTIONS} for a function that posts to connections, and",
         f"# {INVOKE_FUNCTION} with invokes = [...], the functions of this stack it may invoke.",
     ]
@@ -89,6 +145,8 @@ def render_config(spec: ServiceSpec) -> str:
             f"timeout = {function.timeout}",
             f"permissions = {_list(function.permissions)}",
         ]
+        if function.tables:
+            lines.append(f"tables = {_list(function.tables)}")
         if function.invokes:
             lines.append(f"invokes = {_list(function.invokes)}")
     lines += [
