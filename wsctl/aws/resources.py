@@ -16,10 +16,14 @@ from wsctl.config import (
     BUILTIN_AUTHORIZER,
     BUILTIN_AUTHORIZER_HANDLER,
     CONNECTIONS_TABLE,
+    DEFAULT_TABLES,
     ROUTE_SELECTION_EXPRESSION,
     AuthorizerSpec,
     FunctionSpec,
+    IndexSpec,
+    KeySpec,
     ServiceSpec,
+    TableSpec,
 )
 
 POLICY_VERSION = "2012-10-17"
@@ -231,12 +235,37 @@ def function_configuration(
     }
 
 
-def table_definition(spec: ServiceSpec) -> dict[str, Any]:
-    return {
-        "TableName": naming.table_name(spec),
-        "AttributeDefinitions": [{"AttributeName": TABLE_KEY, "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
+def table_definition(spec: ServiceSpec, table: TableSpec | None = None) -> dict[str, Any]:
+    """CreateTable's parameters for one of the stack's tables (default: the connections
+    table): on-demand, every key attribute defined once, indexes projecting everything."""
+    table = table or spec.tables.get(CONNECTIONS_TABLE) or DEFAULT_TABLES[CONNECTIONS_TABLE]
+    definition: dict[str, Any] = {
+        "TableName": naming.table_name(spec, table.name),
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": kind}
+            for name, kind in sorted(table.attributes.items())
+        ],
+        "KeySchema": key_schema(table.partition_key, table.sort_key),
         "BillingMode": "PAY_PER_REQUEST",
+    }
+    if table.indexes:
+        definition["GlobalSecondaryIndexes"] = [index_definition(i) for i in table.indexes]
+    return definition
+
+
+def key_schema(partition: KeySpec, sort: KeySpec | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": partition.name, "KeyType": "HASH"}]
+    if sort is not None:
+        schema.append({"AttributeName": sort.name, "KeyType": "RANGE"})
+    return schema
+
+
+def index_definition(index: IndexSpec) -> dict[str, Any]:
+    """A GSI as CreateTable and UpdateTable's Create take it (on-demand: no throughput)."""
+    return {
+        "IndexName": index.name,
+        "KeySchema": key_schema(index.partition_key, index.sort_key),
+        "Projection": {"ProjectionType": "ALL"},
     }
 
 

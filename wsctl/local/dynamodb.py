@@ -9,7 +9,7 @@ import boto3
 
 from wsctl import naming
 from wsctl.aws import resources
-from wsctl.config import ServiceSpec
+from wsctl.config import CONNECTIONS_TABLE, ServiceSpec
 
 
 def start_embedded_aws() -> Any:
@@ -42,23 +42,29 @@ def _stop_tracking_instances(service: str) -> None:
         model.instances_tracked = _Untracked()
 
 
-def create_table(spec: ServiceSpec, region: str) -> str:
-    """The connections table exactly as ``wsctl up`` defines it, with TTL enabled."""
+def create_tables(spec: ServiceSpec, region: str) -> list[str]:
+    """Every table of the stack exactly as ``wsctl up`` defines it (same names, keys,
+    indexes, TTL); the names created."""
     client = boto3.client("dynamodb", region_name=region)
-    definition = resources.table_definition(spec)
-    client.create_table(
-        **definition,
-        Tags=[{"Key": key, "Value": value} for key, value in naming.stack_tags(spec).items()],
-    )
-    client.update_time_to_live(
-        TableName=definition["TableName"],
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": resources.TTL_ATTRIBUTE},
-    )
-    return definition["TableName"]
+    tags = [{"Key": key, "Value": value} for key, value in naming.stack_tags(spec).items()]
+    names = []
+    for table in spec.tables.values():
+        definition = resources.table_definition(spec, table)
+        client.create_table(**definition, Tags=tags)
+        if table.ttl is not None:
+            client.update_time_to_live(
+                TableName=definition["TableName"],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl},
+            )
+        names.append(definition["TableName"])
+    return names
 
 
 def count_items(spec: ServiceSpec, region: str) -> int:
-    """How many records the table holds (a full scan: for tests and the demo)."""
+    """How many connection records the connections table holds (a full scan: for tests and
+    the demo); 0 for a stack without one."""
+    if CONNECTIONS_TABLE not in spec.tables:
+        return 0
     client = boto3.client("dynamodb", region_name=region)
     paginator = client.get_paginator("scan")
     pages = paginator.paginate(

@@ -152,7 +152,7 @@ class LocalService:
         self._set_env({**_FAKE_CREDENTIALS, **environment(self.spec, self.region, digest)})
         try:
             self._mock = dynamodb.start_embedded_aws()
-            dynamodb.create_table(self.spec, self.region)
+            dynamodb.create_tables(self.spec, self.region)
             self._warn_shared_environment(self.spec)
             self._functions = FunctionHost(self.spec, region=self.region, console=self.console)
             for function, error in self._functions.load().items():
