@@ -42,3 +42,16 @@ def test_up_local_json_and_status_local_describe_the_running_emulator(cli, tmp_p
     )
     for keys in (announced, status):
         assert not [key for key in keys if "_" in key]
+
+
+def test_status_without_aws_points_at_status_local_when_the_emulator_runs(
+    cli, monkeypatch, tmp_path
+):
+    """Only the emulator running and no AWS region: `wsctl status` is still a usage error (no
+    AWS call is made), and says that `status --local` describes the stack running here."""
+    with up_local(STACK, tmp_path):
+        monkeypatch.delenv("AWS_DEFAULT_REGION")
+        result = cli("status")
+    assert result.exit_code == 2
+    assert "No AWS region" in result.stderr and "`wsctl status --local`" in result.stderr
+    assert result.stderr.count("\n") == 1

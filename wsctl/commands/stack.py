@@ -364,7 +364,14 @@ def status(
         return
     from wsctl.aws import deploy
 
-    client = _aws_client(spec, profile, endpoint_url)
+    try:
+        client = _aws_client(spec, profile, endpoint_url)
+    except ConfigError as exc:
+        if state.load_local(spec.stack) is None:
+            raise
+        raise ConfigError(
+            f"{exc}. The stack runs on this machine: `wsctl status --local` describes it"
+        ) from None
     token = state.load_token(spec.stack) if spec.auth == "token" else None
     found = deploy.status(client, spec, token_digest=auth.token_digest(token) if token else None)
     if as_json:
