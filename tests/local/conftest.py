@@ -20,6 +20,7 @@ stage = "test"
 [functions.connect]
 handler = "handler.connect"
 timeout = 5
+permissions = ["execute-api:ManageConnections"]
 
 [functions.disconnect]
 handler = "handler.disconnect"
@@ -28,6 +29,7 @@ handler = "handler.disconnect"
 handler = "handler.default"
 memory = 256
 timeout = 3
+permissions = ["execute-api:ManageConnections"]
 
 [routes]
 "$connect" = "connect"

@@ -13,10 +13,12 @@ from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
 from wsctl.local import LocalService
 
 
-@pytest.fixture
-def bundled():
+@pytest.fixture(params=[False, True], ids=["threads", "sandboxes"])
+def bundled(request):
+    """The bundled service, its functions in the emulator's threads or in sandboxes (where
+    its wsctl.toml permissions are enforced)."""
     spec = parse_spec_file(bundled_service_dir() / CONFIG_FILE)
-    with LocalService(spec) as service:
+    with LocalService(spec, sandboxes=request.param) as service:
         yield service
 
 

@@ -40,6 +40,8 @@ def run_foreground(
         reload=reload,
         quotas=quotas,
         allow_origins=allow_origins,
+        # Users' functions run as on Lambda: each in sandboxes of its own, permissions enforced.
+        sandboxes=True,
     )
     service.start()
     settle_heap()
@@ -134,6 +136,10 @@ def _announce(service: LocalService, spec: ServiceSpec, token: str | None, reloa
             "  Auth        none: any program on this machine can connect (browsers only from "
             "the allowed origins); --auth token or iam requires credentials"
         )
+    out.print(
+        "  Functions   each in sandboxes of its own (worker processes); wsctl.toml "
+        "permissions enforced"
+    )
     if reload:
         out.print(
             "  Reload      handlers reload when their files change; edits of wsctl.toml apply "

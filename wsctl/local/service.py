@@ -56,8 +56,12 @@ class LocalService:
         host: str = "127.0.0.1",
         console: Console | None = None,
         allow_origins: tuple[str, ...] = (),
+        sandboxes: bool = False,
     ) -> None:
         self.spec = spec
+        # Each function in warm worker processes of its own (wsctl.local.sandbox), or all in
+        # this process's threads.
+        self.sandboxes = sandboxes
         self.quotas = quotas or Quotas()
         self.region = spec.region or DEFAULT_REGION
         self.console = console or consoles.err
@@ -154,7 +158,14 @@ class LocalService:
             self._mock = dynamodb.start_embedded_aws()
             dynamodb.create_tables(self.spec, self.region)
             self._warn_shared_environment(self.spec)
-            self._functions = FunctionHost(self.spec, region=self.region, console=self.console)
+            if self.sandboxes:
+                from wsctl.local.sandbox import SandboxHost
+
+                self._functions = SandboxHost(
+                    self.spec, region=self.region, console=self.console, token_digest=digest
+                )
+            else:
+                self._functions = FunctionHost(self.spec, region=self.region, console=self.console)
             for function, error in self._functions.load().items():
                 self.console.print(
                     f"[yellow]Function {escape(function)} cannot be imported:[/] {escape(error)}"

@@ -1,0 +1,240 @@
+"""Functions in sandboxes (real worker processes): isolation, timeouts, crashes, reload,
+Lambda's variables, calls answered by the emulator, and declared permissions enforced."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.local.conftest import eventually, next_json, write_service
+from wsctl.local import LocalService
+
+TOML = """
+[stack]
+name = "sbx"
+stage = "test"
+
+[functions.a]
+handler = "handler.a"
+timeout = 2
+permissions = ["execute-api:ManageConnections", "dynamodb:GetItem", "lambda:InvokeFunction"]
+invokes = ["b"]
+
+[functions.b]
+handler = "handler.b"
+permissions = ["execute-api:ManageConnections"]
+
+[functions.bare]
+handler = "handler.bare"
+
+[routes]
+"$default" = "a"
+b = "b"
+bare = { function = "bare", respond = true }
+"""
+
+HANDLER = """
+import json
+import os
+import time
+
+import boto3
+
+STATE = {"value": None}
+
+
+def _post(domain, stage, connection_id, document):
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=f"https://{domain}/{stage}")
+    client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(document).encode())
+
+
+def _reply(event, document):
+    ctx = event["requestContext"]
+    _post(ctx["domainName"], ctx["stage"], ctx["connectionId"], document)
+
+
+def _facts(name):
+    return {"fn": name, "state": STATE["value"], "env": os.environ.get("SHARED"),
+            "pid": os.getpid(), "lambdaName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+            "handlerVar": os.environ.get("_HANDLER"), "memory": os.environ.get(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "table": os.environ.get("WSCTL_TABLE")}
+
+
+def a(event, context):
+    do = event.get("body", "")
+    if do == "set":
+        STATE["value"] = "a"
+        os.environ["SHARED"] = "a"
+    elif do == "sleep":
+        _reply(event, {"sandbox": os.getpid()})
+        time.sleep(10)
+    elif do == "hold":  # long enough for a second invocation to arrive meanwhile
+        time.sleep(1.5)
+    elif do == "exit":
+        _reply(event, {"sandbox": os.getpid()})
+        os._exit(1)
+    elif do == "invoke":
+        ctx = event["requestContext"]
+        boto3.client("lambda").invoke(
+            FunctionName=os.environ["AWS_LAMBDA_FUNCTION_NAME"][: -len("-a")] + "-b",
+            InvocationType="Event",
+            Payload=json.dumps({"domain": ctx["domainName"], "stage": ctx["stage"],
+                                "connectionId": ctx["connectionId"]}).encode(),
+        )
+    elif do == "version":
+        _reply(event, {"version": "v1"})
+        return
+    _reply(event, _facts("a"))
+
+
+def b(event, context):
+    if "requestContext" in event:
+        _reply(event, _facts("b"))
+    else:  # invoked asynchronously by a
+        _post(event["domain"], event["stage"], event["connectionId"], {"fn": "b", "async": True})
+
+
+def bare(event, context):
+    from botocore.exceptions import ClientError
+
+    outcomes = {}
+    calls = {
+        "dynamodb": lambda: boto3.client("dynamodb").get_item(
+            TableName=os.environ["WSCTL_TABLE"], Key={"connectionId": {"S": "x"}}),
+        "management": lambda: _reply(event, {"never": True}),
+        "lambda": lambda: boto3.client("lambda").invoke(
+            FunctionName=os.environ["AWS_LAMBDA_FUNCTION_NAME"][: -len("-bare")] + "-b"),
+    }
+    for name, call in calls.items():
+        try:
+            call()
+            outcomes[name] = "allowed"
+        except ClientError as exc:
+            outcomes[name] = [exc.response["Error"]["Code"],
+                              exc.response["ResponseMetadata"]["HTTPStatusCode"]]
+    return {"statusCode": 200, "body": json.dumps(outcomes)}
+"""
+
+
+@pytest.fixture
+def sandboxed(tmp_path):
+    spec = write_service(tmp_path / "sbx", TOML, HANDLER)
+    with LocalService(spec, sandboxes=True) as service:
+        yield service
+
+
+async def _exchange(service: LocalService, *frames: str, replies: int = 1) -> list[dict]:
+    async with connect(service.url) as ws:
+        out = []
+        for frame in frames:
+            await ws.send(frame)
+            out += [await next_json(ws, timeout=20) for _ in range(replies)]
+        return out
+
+
+def test_functions_do_not_share_globals_or_environment(sandboxed):
+    """a sets a module global and an environment variable; b (same module file) sees neither,
+    while a's warm sandbox keeps them for its next invocation."""
+    a_set, b_seen, a_again = asyncio.run(
+        _exchange(sandboxed, "set", json.dumps({"action": "b"}), "again")
+    )
+    assert (a_set["state"], a_set["env"]) == ("a", "a")
+    assert (b_seen["state"], b_seen["env"]) == (None, None)
+    assert b_seen["pid"] != a_set["pid"]
+    assert (a_again["state"], a_again["env"], a_again["pid"]) == ("a", "a", a_set["pid"])
+
+
+def test_sandboxes_have_lambdas_variables(sandboxed):
+    """Each sandbox has Lambda's variables for its function, and wsctl's."""
+    (facts,) = asyncio.run(_exchange(sandboxed, json.dumps({"action": "b"})))
+    assert facts["lambdaName"] == "sbx-test-b"
+    assert facts["handlerVar"] == "handler.b"
+    assert facts["memory"] == "128"
+    assert facts["table"] == "sbx-test-connections"
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_timeout_ends_the_sandbox_and_the_client_gets_aws_error(sandboxed, capsys):
+    """A handler sleeping past its 2 s timeout: its sandbox process is ended, Lambda's message
+    is on the console, the client gets AWS's error frame, and the function still serves."""
+    sleeping, failed, after = asyncio.run(_exchange_three(sandboxed, "sleep"))
+    assert failed["message"] == "Internal server error"
+    assert "Task timed out after 2.00 seconds" in capsys.readouterr().err
+    eventually(lambda: _gone(sleeping["sandbox"]))
+    assert after["fn"] == "a" and after["pid"] != sleeping["sandbox"]
+
+
+def test_os_exit_ends_only_that_sandbox(sandboxed, capsys):
+    """os._exit(1) in a handler: the client gets the error frame, only that sandbox ends, and
+    the emulator keeps serving."""
+    exiting, failed, after = asyncio.run(_exchange_three(sandboxed, "exit"))
+    assert failed["message"] == "Internal server error"
+    assert "Runtime exited with error: exit status 1" in capsys.readouterr().err
+    eventually(lambda: _gone(exiting["sandbox"]))
+    assert after["fn"] == "a" and after["pid"] != exiting["sandbox"]
+
+
+async def _exchange_three(service: LocalService, frame: str) -> list[dict]:
+    """``frame`` (which reports its sandbox, then fails), its error frame, then a ping's reply."""
+    async with connect(service.url) as ws:
+        await ws.send(frame)
+        replies = [await next_json(ws, timeout=20), await next_json(ws, timeout=20)]
+        await ws.send("ping")
+        return [*replies, await next_json(ws, timeout=20)]
+
+
+def test_a_function_invokes_another_asynchronously(sandboxed):
+    """a invokes b with InvocationType=Event (declared in invokes): b runs and posts."""
+    (first, second) = asyncio.run(_exchange(sandboxed, "invoke", replies=2))
+    assert {"fn": "b", "async": True} in (first, second)
+
+
+def test_undeclared_permissions_fail_as_on_aws_with_a_hint(sandboxed, capsys):
+    """A function with no permissions: DynamoDB AccessDeniedException (400), management API
+    ForbiddenException (403), Lambda AccessDeniedException (403); the console names the
+    permission to add and where."""
+    (outcomes,) = asyncio.run(_exchange(sandboxed, json.dumps({"action": "bare"})))
+    assert outcomes == {
+        "dynamodb": ["AccessDeniedException", 400],
+        "management": ["ForbiddenException", 403],
+        "lambda": ["AccessDeniedException", 403],
+    }
+    err = capsys.readouterr().err
+    assert 'Function bare needs "dynamodb:GetItem"' in err
+    assert "Function bare needs execute-api:ManageConnections" in err
+    assert "[functions.bare]" in err
+
+
+def test_reload_starts_new_sandboxes_with_the_new_code(sandboxed):
+    """Editing the handler file: the next invocation runs the new code in a new sandbox."""
+    (old,) = asyncio.run(_exchange(sandboxed, "version"))
+    source = sandboxed.spec.code_dir / "handler.py"
+    source.write_text(source.read_text().replace('"v1"', '"v2"'))
+    sandboxed._functions.load([source])  # what the reload watcher does on a change
+    (new,) = asyncio.run(_exchange(sandboxed, "version"))
+    assert (old["version"], new["version"]) == ("v1", "v2")
+
+
+def test_concurrent_invocations_get_more_sandboxes(sandboxed):
+    """Two invocations of a at once (each holds 1.5 s) run in two sandboxes."""
+
+    async def scenario():
+        async with connect(sandboxed.url) as one, connect(sandboxed.url) as two:
+            await one.send("hold")
+            await two.send("hold")
+            return [await next_json(one, 20), await next_json(two, 20)]
+
+    first, second = asyncio.run(scenario())
+    assert first["fn"] == second["fn"] == "a"
+    assert first["pid"] != second["pid"]
