@@ -72,8 +72,6 @@ def a(event, context):
     elif do == "sleep":
         _reply(event, {"sandbox": os.getpid()})
         time.sleep(10)
-    elif do == "hold":  # long enough for a second invocation to arrive meanwhile
-        time.sleep(1.5)
     elif do == "exit":
         _reply(event, {"sandbox": os.getpid()})
         os._exit(1)
@@ -91,8 +89,22 @@ def a(event, context):
     _reply(event, _facts("a"))
 
 
+def _hold(event, context):
+    # Wait (at most 15 s) until another invocation holds too; say how many did.
+    open(f"hold-{os.getpid()}-{context.aws_request_id}", "w").close()
+    deadline = time.monotonic() + 15
+    while len([f for f in os.listdir(".") if f.startswith("hold-")]) < 2:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    held = len([f for f in os.listdir(".") if f.startswith("hold-")])
+    _reply(event, {**_facts("b"), "held": held})
+
+
 def b(event, context):
-    if "requestContext" in event:
+    if "hold" in event.get("body", ""):
+        _hold(event, context)
+    elif "requestContext" in event:
         _reply(event, _facts("b"))
     else:  # invoked asynchronously by a
         _post(event["domain"], event["stage"], event["connectionId"], {"fn": "b", "async": True})
@@ -227,14 +239,16 @@ def test_reload_starts_new_sandboxes_with_the_new_code(sandboxed):
 
 
 def test_concurrent_invocations_get_more_sandboxes(sandboxed):
-    """Two invocations of a at once (each holds 1.5 s) run in two sandboxes."""
+    """Two invocations of b at once run in two sandboxes at the same time: each waits until
+    the other has started (one sandbox would run them one after the other)."""
 
     async def scenario():
         async with connect(sandboxed.url) as one, connect(sandboxed.url) as two:
-            await one.send("hold")
-            await two.send("hold")
+            await one.send(json.dumps({"action": "b", "hold": True}))
+            await two.send(json.dumps({"action": "b", "hold": True}))
             return [await next_json(one, 20), await next_json(two, 20)]
 
     first, second = asyncio.run(scenario())
-    assert first["fn"] == second["fn"] == "a"
+    assert first["fn"] == second["fn"] == "b"
     assert first["pid"] != second["pid"]
+    assert first["held"] == second["held"] == 2
