@@ -21,7 +21,6 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,11 @@ from wsctl import naming
 from wsctl.config import FunctionSpec, ServiceSpec
 from wsctl.local import observe
 from wsctl.local.connections import now_ms
+from wsctl.local.sandbox_worker import (
+    ClientContext,
+    LambdaContext,
+    error_payload,
+)
 
 ACCOUNT_ID = "123456789012"
 Handler = Callable[[dict, Any], Any]
@@ -54,60 +58,6 @@ class FunctionFailed(Exception):
         """Lambda's ``errorMessage`` (``str`` of a raised exception): API Gateway reads an
         authorizer's ``Unauthorized`` from it."""
         return self.error.get("errorMessage")
-
-
-def error_payload(exc: BaseException) -> dict[str, Any]:
-    """A raised exception as the Python runtime reports it to Invoke's caller."""
-    frames = traceback.format_tb(exc.__traceback__)
-    return {
-        "errorMessage": str(exc),
-        "errorType": type(exc).__name__,
-        "stackTrace": [frame.rstrip("\n") for frame in frames],
-    }
-
-
-@dataclass
-class CognitoIdentity:
-    """``context.identity`` as Lambda's Python runtime builds it."""
-
-    cognito_identity_id: str | None = None
-    cognito_identity_pool_id: str | None = None
-
-
-@dataclass
-class ClientContext:
-    """``context.client_context``: the ClientContext an Invoke call carried."""
-
-    client: Any = None
-    custom: Any = None
-    env: Any = None
-
-    @classmethod
-    def from_json(cls, value: Mapping[str, Any] | None) -> ClientContext | None:
-        if value is None:
-            return None
-        return cls(value.get("client"), value.get("custom"), value.get("env"))
-
-
-@dataclass
-class LambdaContext:
-    """The context object Lambda passes to Python handlers."""
-
-    function_name: str
-    memory_limit_in_mb: str  # a string in Lambda's Python runtime
-    invoked_function_arn: str
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    deadline: float = field(repr=False)
-    function_version: str = "$LATEST"
-    # Lambda's Python runtime always sets identity (Cognito fields, None unless a mobile SDK
-    # sent them); client_context is what an Invoke call passed as ClientContext, else None.
-    identity: CognitoIdentity = field(default_factory=lambda: CognitoIdentity())
-    client_context: ClientContext | None = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 class FunctionHost:
@@ -245,16 +195,7 @@ class FunctionHost:
             except TimeoutError:
                 outcome = observe.TIMEOUT
                 # Lambda's words, in the log and in what Invoke's caller gets.
-                timed_out = (
-                    f"{context.aws_request_id} Task timed out after {function.timeout:.2f} seconds"
-                )
-                logs.append(timed_out)
-                self.console.print(
-                    f"[red]{escape(context.function_name)}[/] {timed_out}", highlight=False
-                )
-                raise FunctionFailed(
-                    function.name, {"errorMessage": timed_out, "errorType": "Sandbox.Timedout"}
-                ) from None
+                raise self.timed_out(function, context.aws_request_id, logs) from None
             outcome = observe.OK
             return result
         finally:
@@ -283,6 +224,16 @@ class FunctionHost:
             with self._idle:
                 self._running -= 1
                 self._idle.notify_all()
+
+    def timed_out(self, function: FunctionSpec, request_id: str, logs: list[str]) -> FunctionFailed:
+        """Lambda's words for a timeout, in the log, on the console and for Invoke's caller."""
+        message = f"{request_id} Task timed out after {function.timeout:.2f} seconds"
+        logs.append(message)
+        name = naming.function_name(self.spec, function.name)
+        self.console.print(f"[red]{escape(name)}[/] {message}", highlight=False)
+        return FunctionFailed(
+            function.name, {"errorMessage": message, "errorType": "Sandbox.Timedout"}
+        )
 
     def report_failure(self, context: LambdaContext, exc: BaseException) -> str:
         """Print a handler's traceback on the emulator's console; returns it."""

@@ -353,12 +353,7 @@ class SandboxHost(FunctionHost):
             except TimeoutError:
                 sandbox.kill()
                 outcome = observe.TIMEOUT
-                timed_out = f"{aws_request_id} Task timed out after {function.timeout:.2f} seconds"
-                logs.append(timed_out)
-                self.console.print(f"[red]{escape(name)}[/] {timed_out}", highlight=False)
-                raise FunctionFailed(
-                    function.name, {"errorMessage": timed_out, "errorType": "Sandbox.Timedout"}
-                ) from None
+                raise self.timed_out(function, aws_request_id, logs) from None
             except asyncio.CancelledError:
                 sandbox.kill()  # still running what nobody waits for: never reuse it
                 raise
@@ -388,34 +383,19 @@ class SandboxHost(FunctionHost):
                 )
 
     # The handler's AWS calls -------------------------------------------------------------------
-    def answer(
-        self,
-        sandbox: Sandbox,
-        call_id: int,
-        service: str,
-        operation: str,
-        params: dict[str, Any],
-        url: str,
-    ) -> None:
-        """A call from ``sandbox``: checked, then made here; the reply goes back on its pipe.
-        Lambda's Invoke may wait on another function, so it runs apart; the rest inline."""
-        if service == "lambda":
-            self._calls.submit(self._answer, sandbox, call_id, service, operation, params, url)
+    def answer(self, sandbox: Sandbox, call_id: int, *call: Any) -> None:
+        """A call from ``sandbox`` (service, operation, params, url): checked, then made here;
+        the reply goes back on its pipe. Lambda's Invoke may wait on another function, so it
+        runs apart; the rest inline."""
+        if call[0] == "lambda":
+            self._calls.submit(self._answer, sandbox, call_id, call)
         else:
-            self._answer(sandbox, call_id, service, operation, params, url)
+            self._answer(sandbox, call_id, call)
 
-    def _answer(
-        self,
-        sandbox: Sandbox,
-        call_id: int,
-        service: str,
-        operation: str,
-        params: dict[str, Any],
-        url: str,
-    ) -> None:
+    def _answer(self, sandbox: Sandbox, call_id: int, call: tuple) -> None:
         reply: tuple[bool, Any]
         try:
-            reply = self._call(sandbox.function, service, operation, params, url)
+            reply = self._call(sandbox.function, *call)
         except Exception as exc:  # never leave the sandbox waiting
             error = {"Error": {"Code": "InternalFailure", "Message": str(exc)}}
             reply = (False, (500, error))

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,15 +32,25 @@ FORWARDED = ("dynamodb", "apigatewaymanagementapi", "lambda")
 
 @dataclass
 class CognitoIdentity:
+    """``context.identity`` as Lambda's Python runtime builds it."""
+
     cognito_identity_id: str | None = None
     cognito_identity_pool_id: str | None = None
 
 
 @dataclass
 class ClientContext:
+    """``context.client_context``: the ClientContext an Invoke call carried."""
+
     client: Any = None
     custom: Any = None
     env: Any = None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any] | None) -> ClientContext | None:
+        if value is None:
+            return None
+        return cls(value.get("client"), value.get("custom"), value.get("env"))
 
 
 @dataclass
@@ -48,13 +58,15 @@ class LambdaContext:
     """The context object Lambda passes to Python handlers."""
 
     function_name: str
-    memory_limit_in_mb: str
+    memory_limit_in_mb: str  # a string in Lambda's Python runtime
     invoked_function_arn: str
     aws_request_id: str
     log_group_name: str
     log_stream_name: str
     deadline: float = field(repr=False)
     function_version: str = "$LATEST"
+    # Lambda's Python runtime always sets identity (Cognito fields, None unless a mobile SDK
+    # sent them); client_context is what an Invoke call passed as ClientContext, else None.
     identity: CognitoIdentity = field(default_factory=CognitoIdentity)
     client_context: ClientContext | None = None
 
@@ -169,7 +181,8 @@ def _install_forwarding(channel: _Channel) -> None:
         BUILTIN_HANDLERS.append((f"before-call.{service}", forward))
 
 
-def _error_payload(exc: BaseException) -> dict[str, Any]:
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """A raised exception as the Python runtime reports it to Invoke's caller."""
     return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
@@ -213,9 +226,7 @@ def main(connection: Any, code_dir: str, handler_name: str, env: dict[str, str])
             return
         _, event, fields = message
         context = LambdaContext(**fields)
-        context.client_context = (
-            ClientContext(**fields["client_context"]) if fields.get("client_context") else None
-        )
+        context.client_context = ClientContext.from_json(fields.get("client_context"))
         lines.clear()
         try:
             if handler is None:
@@ -226,17 +237,17 @@ def main(connection: Any, code_dir: str, handler_name: str, env: dict[str, str])
             outcome: tuple = (True, result)
         except Exception as exc:
             traceback.print_exception(exc)
-            outcome = (False, _error_payload(exc))
+            outcome = (False, error_payload(exc))
         sys.stdout.flush()
         sys.stderr.flush()
         try:
             channel.send(("done", *outcome, list(lines)))
         except Exception as exc:  # a result pickle cannot carry
-            error_payload = {
+            marshal_error = {
                 "errorMessage": f"Unable to marshal response: {exc}",
                 "errorType": "Runtime.MarshalError",
             }
-            channel.send(("done", False, error_payload, list(lines)))
+            channel.send(("done", False, marshal_error, list(lines)))
 
 
 def run_from_argv(argv: list[str]) -> None:
