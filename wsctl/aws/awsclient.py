@@ -230,6 +230,45 @@ class AwsClient:
             "Table"
         ]
 
+    def table_names(self) -> list[str]:
+        """Every table of the region (ListTables has no name filter)."""
+        names: list[str] = []
+        params: dict[str, Any] = {}
+        while True:
+            page = self._call("dynamodb", "ListTables", "Listing DynamoDB tables", **params)
+            names += page.get("TableNames", [])
+            if not page.get("LastEvaluatedTableName"):
+                return names
+            params["ExclusiveStartTableName"] = page["LastEvaluatedTableName"]
+
+    def update_table(self, name: str, what: str, **changes: Any) -> None:
+        self._call("dynamodb", "UpdateTable", f"{what} on table {name}", TableName=name, **changes)
+
+    def wait_table_settled(self, name: str) -> None:
+        """The table and every index ACTIVE: DynamoDB takes one index change at a time (a
+        new index backfills for minutes; UpdateTable meanwhile is ResourceInUseException;
+        DynamoDB developer guide, "Managing global secondary indexes")."""
+        self._poll(
+            f"Waiting for table {name} and its indexes",
+            lambda: self.describe_table(name),
+            lambda table: (
+                table.get("TableStatus") == "ACTIVE"
+                and all(
+                    index.get("IndexStatus") == "ACTIVE"
+                    for index in table.get("GlobalSecondaryIndexes") or []
+                )
+            ),
+        )
+
+    def disable_ttl(self, name: str, attribute: str) -> None:
+        self._call(
+            "dynamodb",
+            "UpdateTimeToLive",
+            f"Disabling TTL on table {name}",
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": False, "AttributeName": attribute},
+        )
+
     def table_tags(self, arn: str) -> dict[str, str]:
         tags = self._call(
             "dynamodb", "ListTagsOfResource", f"Reading tags of {arn}", ResourceArn=arn
@@ -254,15 +293,8 @@ class AwsClient:
             Tags=_tag_list(tags),
             **definition,
         )["TableDescription"]
-        self.wait_table_active(name)
+        self.wait_table_settled(name)  # indexes created with the table backfill too
         return created
-
-    def wait_table_active(self, name: str) -> None:
-        self._poll(
-            f"Waiting for table {name}",
-            lambda: self.describe_table(name),
-            lambda table: table.get("TableStatus") == "ACTIVE",
-        )
 
     def wait_table_gone(self, name: str) -> None:
         """DeleteTable returns while the table is still DELETING; its name is free only when

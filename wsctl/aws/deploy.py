@@ -9,7 +9,16 @@ from wsctl import naming
 from wsctl.aws import resources
 from wsctl.aws.awsclient import AwsClient
 from wsctl.aws.executor import DEFAULT_CONCURRENCY, Executor, Outcome, Reporter, SilentReporter
-from wsctl.aws.planner import KIND_LABELS, Action, plan, plan_teardown, refuse_foreign
+from wsctl.aws.planner import (
+    KIND_LABELS,
+    Action,
+    describe_key,
+    key_of,
+    plan,
+    plan_teardown,
+    refuse_foreign,
+    refuse_key_changes,
+)
 from wsctl.aws.remote import Foreign, RemoteState, discover
 from wsctl.config import ServiceSpec
 from wsctl.errors import WsctlError
@@ -65,6 +74,7 @@ def up(
     package = build_package(spec)
     remote = discover(client, spec, concurrency=concurrency)
     refuse_foreign(remote)
+    refuse_key_changes(spec, remote)
     actions = plan(spec, remote, code_sha256=package.sha256, token_digest=token_digest)
     executor = Executor(
         client,
@@ -147,6 +157,36 @@ class ResourceStatus:
 
 
 @dataclass
+class TableStatus:
+    """One table of the stack: its key, DynamoDB's item count (refreshed about every six
+    hours, DescribeTable's reference), and its state (ACTIVE, CREATING... or missing)."""
+
+    name: str
+    key: str
+    items: int | None
+    state: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "key": self.key, "items": self.items, "state": self.state}
+
+
+def table_statuses(spec: ServiceSpec, remote: RemoteState) -> list[TableStatus]:
+    rows = []
+    for table in sorted(set(spec.tables) | set(remote.tables)):
+        found, wanted = remote.tables.get(table), spec.tables.get(table)
+        if found is not None and found.key:
+            key = describe_key(found.key)
+        else:
+            key = describe_key(key_of(wanted.partition_key, wanted.sort_key)) if wanted else ""
+        name = found.name if found else naming.table_name(spec, table)
+        state = found.status if found else "missing"
+        if wanted is None:
+            state += " (not in wsctl.toml)"
+        rows.append(TableStatus(name, key, found.item_count if found else None, state))
+    return rows
+
+
+@dataclass
 class StackStatus:
     stack: str
     region: str
@@ -154,6 +194,7 @@ class StackStatus:
     endpoint: Endpoint | None
     connections: int | None
     resources: list[ResourceStatus] = field(default_factory=list)
+    tables: list[TableStatus] = field(default_factory=list)
 
     @property
     def present(self) -> bool:
@@ -169,6 +210,7 @@ class StackStatus:
             "apiId": self.endpoint.api_id if self.endpoint else None,
             "connections": self.connections,
             "resources": [r.as_dict() for r in self.resources],
+            "tables": [t.as_dict() for t in self.tables],
         }
 
 
@@ -192,9 +234,17 @@ def status(client: AwsClient, spec: ServiceSpec, *, token_digest: str | None = N
     if api is not None and remote.stage is not None and api.endpoint:
         endpoint = endpoint_of(spec, remote.place.region, api.api_id, api.endpoint)
     connections = None
-    if remote.table is not None:
+    if remote.table is not None and not remote.table.deleting:
         connections = client.count_items(remote.table.name)
-    return StackStatus(spec.stack, remote.place.region, state, endpoint, connections, rows)
+    return StackStatus(
+        spec.stack,
+        remote.place.region,
+        state,
+        endpoint,
+        connections,
+        rows,
+        table_statuses(spec, remote),
+    )
 
 
 def _resource_status(spec: ServiceSpec, remote: RemoteState, action: Action) -> ResourceStatus:
@@ -210,8 +260,8 @@ def _resource_id(spec: ServiceSpec, remote: RemoteState, action: Action) -> str 
     if action.verb == "create":
         return None
     fn = action.function or action.key
-    if action.kind == "table" and remote.table:
-        return remote.table.arn
+    if action.kind == "table":
+        return next((t.arn for t in remote.tables.values() if t.name == action.key), None)
     if action.kind in ("role", "role_policy") and fn in remote.roles:
         return remote.roles[fn].arn
     if action.kind == "function" and fn in remote.functions:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wsctl import naming
-from wsctl.aws import resources
+from wsctl.aws import planner, resources
 from wsctl.aws.awsclient import AwsClient, ResourceDoesNotExist, ResourceExists
 from wsctl.aws.planner import KIND_BY_NAME, Action, dependencies
 from wsctl.aws.remote import RemoteState
-from wsctl.config import ServiceSpec
+from wsctl.config import ServiceSpec, TableSpec
 from wsctl.errors import WsctlError
 
 OUTCOMES = {
@@ -181,14 +181,53 @@ class Executor:
         return naming.function_name(self.spec, action.function or action.key)
 
     # -- table -------------------------------------------------------------------------------
+    def _table(self, action: Action) -> tuple[str, TableSpec]:
+        """The table an action is about: its name in wsctl.toml and its spec."""
+        for table, wanted in self.spec.tables.items():
+            if naming.table_name(self.spec, table) == action.key:
+                return table, wanted
+        raise AssertionError(f"no table of the spec is named {action.key}")
+
     def _create_table(self, action: Action) -> None:
-        if self.remote.table_deleting:  # a `down` moments ago: its name is not free yet
+        table, wanted = self._table(action)
+        found = self.remote.tables.get(table)
+        if found is not None and found.deleting:  # a `down` moments ago: name not free yet
             self.client.wait_table_gone(action.key)
-        self.client.create_table(resources.table_definition(self.spec), self.tags)
-        self.client.enable_ttl(action.key, resources.TTL_ATTRIBUTE)
+        self.client.create_table(resources.table_definition(self.spec, wanted), self.tags)
+        if wanted.ttl is not None:
+            self.client.enable_ttl(action.key, wanted.ttl)
 
     def _update_table(self, action: Action) -> None:
-        self.client.enable_ttl(action.key, resources.TTL_ATTRIBUTE)
+        """TTL and indexes in place. DynamoDB takes one index change per UpdateTable and
+        none while another is in progress (UpdateTable's API reference): each is waited for.
+        ``up`` refused a key change before any step ran."""
+        table, wanted = self._table(action)
+        found = self.remote.tables[table]
+        if found.ttl_attribute != wanted.ttl:
+            if found.ttl_attribute is not None:
+                # TTL is switched off and on, never renamed (UpdateTimeToLive's reference).
+                self.client.disable_ttl(action.key, found.ttl_attribute)
+            if wanted.ttl is not None:
+                self.client.enable_ttl(action.key, wanted.ttl)
+        delete, create = planner.index_changes(wanted, found)
+        if delete or create:
+            self.client.wait_table_settled(action.key)
+        for index in delete:
+            self.client.update_table(
+                action.key,
+                f"Deleting index {index}",
+                GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": index}}],
+            )
+            self.client.wait_table_settled(action.key)
+        definitions = resources.table_definition(self.spec, wanted)["AttributeDefinitions"]
+        for index in create:
+            self.client.update_table(
+                action.key,
+                f"Creating index {index.name}",
+                AttributeDefinitions=definitions,
+                GlobalSecondaryIndexUpdates=[{"Create": resources.index_definition(index)}],
+            )
+            self.client.wait_table_settled(action.key)
 
     def _delete_table(self, action: Action) -> None:
         # `down` does not wait for DELETING to end (seconds, for nothing): an `up` right

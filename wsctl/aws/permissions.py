@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wsctl import naming
 from wsctl.config import ServiceSpec
 
 POLICY_VERSION = "2012-10-17"
@@ -49,6 +48,10 @@ OPERATIONS: dict[tuple[str, str], Needs] = {
     ("dynamodb", "CreateTable"): Needs(("dynamodb:CreateTable", "dynamodb:TagResource"), TABLE),
     ("dynamodb", "UpdateTimeToLive"): Needs(("dynamodb:UpdateTimeToLive",), TABLE),
     ("dynamodb", "DeleteTable"): Needs(("dynamodb:DeleteTable",), TABLE),
+    ("dynamodb", "UpdateTable"): Needs(("dynamodb:UpdateTable",), TABLE),  # indexes
+    # Finds tables removed from wsctl.toml; ListTables takes no resource (DynamoDB's
+    # service authorization reference).
+    ("dynamodb", "ListTables"): Needs(("dynamodb:ListTables",), ANY),
     ("dynamodb", "Scan"): Needs(("dynamodb:Scan",), TABLE),  # status counts connections
     # API Gateway: HTTP verbs on resource paths
     ("apigatewayv2", "GetApis"): Needs(("apigateway:GET",), API),
@@ -132,12 +135,8 @@ def resource_patterns(spec: ServiceSpec, partition: str = "aws") -> dict[str, li
     stack, region, account = spec.stack, spec.region or "*", "*"
     arn = f"arn:{partition}"
     return {
-        # Every table of the stack (a stack without tables still names the connections
-        # table's: a statement needs a resource).
-        TABLE: [
-            f"{arn}:dynamodb:{region}:{account}:table/{name}"
-            for name in sorted(naming.table_names(spec).values()) or [naming.table_name(spec)]
-        ],
+        # Every table of the stack, those removed from wsctl.toml too (``down`` deletes them).
+        TABLE: [f"{arn}:dynamodb:{region}:{account}:table/{stack}-*"],
         API: [
             f"{arn}:apigateway:{region}::/apis",
             f"{arn}:apigateway:{region}::/apis/*",

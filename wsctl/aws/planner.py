@@ -16,8 +16,8 @@ from typing import Literal
 
 from wsctl import naming
 from wsctl.aws import resources
-from wsctl.aws.remote import RemoteState
-from wsctl.config import ServiceSpec
+from wsctl.aws.remote import RemoteState, TableState
+from wsctl.config import IndexSpec, KeySpec, ServiceSpec, TableSpec
 from wsctl.errors import WsctlError
 
 Verb = Literal["create", "update", "delete", "unchanged"]
@@ -128,7 +128,9 @@ def plan(
 ) -> list[Action]:
     """The actions that make ``remote`` match ``spec``; every resource appears once."""
     functions = sorted(spec.functions)
-    actions = [_table_action(spec, remote), _api_action(spec, remote)]
+    actions = [_table_action(spec, remote, table) for table in sorted(spec.tables)]
+    actions += _tables_kept(spec, remote)
+    actions.append(_api_action(spec, remote))
     actions += [_role_action(spec, remote, fn) for fn in functions]
     actions += [_role_policy_action(spec, remote, fn) for fn in functions]
     actions += [_log_group_action(spec, remote, fn) for fn in functions]
@@ -149,15 +151,77 @@ def plan(
     return actions + _deletions(spec, remote, actions)
 
 
-def _table_action(spec: ServiceSpec, remote: RemoteState) -> Action:
-    name = naming.table_name(spec)
-    if remote.table is None:
+def _table_action(spec: ServiceSpec, remote: RemoteState, table: str) -> Action:
+    name = naming.table_name(spec, table)
+    found = remote.tables.get(table)
+    if found is None:
         return Action("create", "table", name, name)
-    if remote.table_deleting:
+    if found.deleting:
         return Action("create", "table", name, name, ("still being deleted",))
-    if remote.table.ttl_attribute != resources.TTL_ATTRIBUTE:
-        return Action("update", "table", name, name, ("ttl",))
-    return Action("unchanged", "table", name, name)
+    wanted = spec.tables[table]
+    changes = []
+    if found.key is not None and found.key != key_of(wanted.partition_key, wanted.sort_key):
+        changes.append(KEY_CHANGE)
+    if found.ttl_attribute != wanted.ttl:
+        changes.append("ttl")
+    if any(index_changes(wanted, found)):
+        changes.append("indexes")
+    verb: Verb = "update" if changes else "unchanged"
+    return Action(verb, "table", name, name, tuple(changes))
+
+
+# A table's key cannot change (DynamoDB's UpdateTable takes no KeySchema): ``up`` refuses it.
+KEY_CHANGE = "key"
+
+
+def key_of(partition: KeySpec, sort: KeySpec | None) -> tuple[tuple[str, str, str], ...]:
+    """A key as discovery reads it: (attribute, type, HASH | RANGE) in key-schema order."""
+    key = [(partition.name, partition.type, "HASH")]
+    if sort is not None:
+        key.append((sort.name, sort.type, "RANGE"))
+    return tuple(key)
+
+
+def index_changes(wanted: TableSpec, found: TableState) -> tuple[list[str], list[IndexSpec]]:
+    """The indexes to delete (gone from wsctl.toml, or their key changed) and to create."""
+    wanted_keys = {i.name: key_of(i.partition_key, i.sort_key) for i in wanted.indexes}
+    delete = sorted(
+        name for name, index in found.indexes.items() if wanted_keys.get(name) != index.key
+    )
+    create = [
+        index for index in wanted.indexes if index.name not in found.indexes or index.name in delete
+    ]
+    return delete, create
+
+
+def _tables_kept(spec: ServiceSpec, remote: RemoteState) -> list[Action]:
+    """Tables of the stack no longer in wsctl.toml: ``up`` leaves them (they hold data; a
+    renamed table would lose it); ``down`` deletes them."""
+    return [
+        Action("unchanged", "table", found.name, f"{found.name} (not in wsctl.toml: kept)")
+        for table, found in sorted(remote.tables.items())
+        if table not in spec.tables and not found.deleting
+    ]
+
+
+def refuse_key_changes(spec: ServiceSpec, remote: RemoteState) -> None:
+    """A table whose key differs from wsctl.toml's needs a new table: refuse, change nothing."""
+    for table, wanted in sorted(spec.tables.items()):
+        found = remote.tables.get(table)
+        key = key_of(wanted.partition_key, wanted.sort_key)
+        if found is None or found.deleting or found.key is None or found.key == key:
+            continue
+        raise WsctlError(
+            f"Table {found.name}: its key is {describe_key(found.key)} but wsctl.toml says "
+            f"{describe_key(key)}; DynamoDB cannot change a table's key, it needs a new "
+            f"table: give [tables.{table}] another name (a new, empty table), or put the key "
+            "back"
+        )
+
+
+def describe_key(key: tuple[tuple[str, str, str], ...]) -> str:
+    """``room (S) + at (N)``."""
+    return " + ".join(f"{name} ({kind})" for name, kind, _ in key)
 
 
 def _api_action(spec: ServiceSpec, remote: RemoteState) -> Action:
@@ -322,7 +386,7 @@ _STAGE_LABELS = {
 
 def plan_teardown(spec: ServiceSpec, remote: RemoteState) -> list[Action]:
     """Delete every resource of the stack that wsctl created, last-created first."""
-    return _deletions(spec, remote, [])
+    return _deletions(spec, remote, [], teardown=True)
 
 
 def _role_policy_action(spec: ServiceSpec, remote: RemoteState, fn: str) -> Action:
@@ -376,7 +440,9 @@ _CONFIG_LABELS = {
 }
 
 
-def _deletions(spec: ServiceSpec, remote: RemoteState, kept: list[Action]) -> list[Action]:
+def _deletions(
+    spec: ServiceSpec, remote: RemoteState, kept: list[Action], teardown: bool = False
+) -> list[Action]:
     """What exists but is not in ``kept``, in reverse creation order."""
     keep = {(action.kind, action.key) for action in kept}
     deletions: list[Action] = []
@@ -453,11 +519,23 @@ def _deletions(spec: ServiceSpec, remote: RemoteState, kept: list[Action]) -> li
         deletions.append(
             Action("delete", "api", api.api_id, f"{api.name} ({api.api_id})", ref=api.api_id)
         )
-    # A table already DELETING is on its way out: nothing left to do for `down`.
-    table_here = remote.table is not None and not remote.table_deleting
-    if table_here and ("table", naming.table_name(spec)) not in keep:
-        deletions.append(Action("delete", "table", remote.table.name, remote.table.name))
+    # A table already DELETING is on its way out: nothing left to do for `down`. A table
+    # with retain = true stays (``down`` says so); only ``down`` deletes the others.
+    if teardown:
+        for table, found in sorted(remote.tables.items()):
+            retained = table in spec.tables and spec.tables[table].retain
+            if not found.deleting and not retained:
+                deletions.append(Action("delete", "table", found.name, found.name))
     return deletions
+
+
+def retained_tables(spec: ServiceSpec, remote: RemoteState) -> list[str]:
+    """The tables ``down`` keeps (``retain = true``), by their deployed names."""
+    return [
+        found.name
+        for table, found in sorted(remote.tables.items())
+        if not found.deleting and table in spec.tables and spec.tables[table].retain
+    ]
 
 
 def dependencies(actions: list[Action]) -> list[set[int]]:

@@ -16,7 +16,7 @@ from wsctl import naming
 from wsctl.aws import resources
 from wsctl.aws.awsclient import AwsClient, ResourceDoesNotExist
 from wsctl.aws.resources import Place
-from wsctl.config import ServiceSpec
+from wsctl.config import CONNECTIONS_TABLE, ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,27 @@ class Foreign:
 
 
 @dataclass(frozen=True)
+class IndexState:
+    # (attribute, type, HASH | RANGE) for each key attribute, in key-schema order.
+    key: tuple[tuple[str, str, str], ...]
+    status: str = "ACTIVE"
+
+
+@dataclass(frozen=True)
 class TableState:
     name: str
     arn: str
     status: str
     ttl_attribute: str | None
+    # (attribute, type, HASH | RANGE) for each key attribute; None: not read.
+    key: tuple[tuple[str, str, str], ...] | None = None
+    indexes: dict[str, IndexState] = field(default_factory=dict)
+    item_count: int | None = None  # DynamoDB's figure, refreshed about every six hours
+
+    @property
+    def deleting(self) -> bool:
+        """Deleted moments ago: still listed, its name not yet free."""
+        return self.status == "DELETING"
 
 
 @dataclass(frozen=True)
@@ -107,7 +123,7 @@ class RemoteState:
     (``connect``), route keys, and integration URIs."""
 
     place: Place
-    table: TableState | None = None
+    tables: dict[str, TableState] = field(default_factory=dict)  # by name in wsctl.toml
     apis: list[ApiState] = field(default_factory=list)
     roles: dict[str, RoleState] = field(default_factory=dict)
     log_groups: dict[str, LogGroupState] = field(default_factory=dict)
@@ -125,13 +141,20 @@ class RemoteState:
         return self.apis[0] if self.apis else None
 
     @property
-    def table_deleting(self) -> bool:
-        """A table ``down`` deleted moments ago: still listed, its name not yet free."""
-        return self.table is not None and self.table.status == "DELETING"
+    def table(self) -> TableState | None:
+        """The connections table, if the stack has one."""
+        return self.tables.get(CONNECTIONS_TABLE)
+
+    @table.setter
+    def table(self, state: TableState | None) -> None:
+        if state is None:
+            self.tables.pop(CONNECTIONS_TABLE, None)
+        else:
+            self.tables[CONNECTIONS_TABLE] = state
 
     @property
     def is_empty(self) -> bool:
-        table = self.table is not None and not self.table_deleting
+        table = any(not state.deleting for state in self.tables.values())
         return not (table or self.apis or self.roles or self.log_groups or self.functions)
 
 
@@ -162,7 +185,7 @@ def discover(
     tags = naming.stack_tags(spec)
     prefix = f"{spec.stack}-"
     parts = (
-        lambda: _discover_table(client, spec, remote, tags),
+        lambda: _discover_tables(client, spec, remote, tags, prefix, concurrency),
         lambda: _discover_api(client, spec, remote, tags, concurrency),
         lambda: _discover_roles(client, spec, remote, tags, prefix, concurrency),
         lambda: _discover_log_groups(client, spec, remote, tags, prefix, concurrency),
@@ -179,28 +202,56 @@ def _ours(found: dict[str, str], tags: dict[str, str]) -> bool:
 
 
 def _function_key(spec: ServiceSpec, resource_name: str) -> str:
-    """``wsctl-dev-connect`` -> ``connect`` (the function's name in wsctl.toml)."""
+    """``wsctl-dev-connect`` -> ``connect`` (the function's or table's name in wsctl.toml)."""
     return resource_name[len(spec.stack) + 1 :]
 
 
-def _discover_table(client, spec, remote, tags) -> None:
-    name = naming.table_name(spec)
+def _discover_tables(client, spec, remote, tags, prefix, concurrency) -> None:
+    """The stack's tables: those wsctl.toml names, and any other tagged with the stack (a
+    table removed from wsctl.toml, which ``down`` still deletes)."""
+    wanted = set(naming.table_names(spec).values())
+    names = wanted | {name for name in client.table_names() if name.startswith(prefix)}
+    found = each(lambda name: _read_table(client, name, tags), sorted(names), concurrency)
+    for name, state in zip(sorted(names), found, strict=True):
+        if state == "foreign":
+            if name in wanted:
+                remote.foreign.append(Foreign("DynamoDB table", name))
+        elif isinstance(state, TableState):
+            remote.tables[_function_key(spec, name)] = state
+
+
+def _read_table(client, name, tags) -> TableState | str | None:
     try:
         table = client.describe_table(name)
     except ResourceDoesNotExist:
-        return
+        return None
     if table.get("TableStatus") == "DELETING":
         # On its way out, whoever deleted it: only its name matters, free once it is gone.
-        remote.table = TableState(name, table["TableArn"], "DELETING", None)
-        return
+        return TableState(name, table["TableArn"], "DELETING", None)
     if not _ours(client.table_tags(table["TableArn"]), tags):
-        remote.foreign.append(Foreign("DynamoDB table", name))
-        return
-    remote.table = TableState(
+        return "foreign"
+    types = {
+        d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions") or []
+    }
+
+    def key_of(schema: list[dict[str, str]]) -> tuple[tuple[str, str, str], ...]:
+        return tuple(
+            (k["AttributeName"], types.get(k["AttributeName"], "?"), k["KeyType"]) for k in schema
+        )
+
+    return TableState(
         name=name,
         arn=table["TableArn"],
         status=table.get("TableStatus", "UNKNOWN"),
         ttl_attribute=client.table_ttl(name),
+        key=key_of(table.get("KeySchema") or []),
+        indexes={
+            index["IndexName"]: IndexState(
+                key_of(index.get("KeySchema") or []), index.get("IndexStatus", "ACTIVE")
+            )
+            for index in table.get("GlobalSecondaryIndexes") or []
+        },
+        item_count=table.get("ItemCount"),
     )
 
 

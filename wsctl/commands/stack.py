@@ -303,6 +303,11 @@ def down(
             f"Warning: leaving {foreign.kind} {escape(foreign.name)} alone: it is not tagged "
             f"{naming.STACK_TAG}={spec.stack}, so wsctl did not create it."
         )
+    from wsctl.aws.planner import retained_tables
+
+    kept = retained_tables(spec, remote)
+    for table in kept:
+        err.print(f"Keeping table {escape(table)} (retain = true in wsctl.toml).")
     deleted: list[dict] = []
     if not actions:
         err.print(f"Nothing of stack {spec.stack} in {client.region}; nothing to delete.")
@@ -325,6 +330,7 @@ def down(
     if as_json:
         facts = {"stack": spec.stack, "region": client.region, "deleted": deleted}
         facts["leftAlone"] = [{"kind": f.kind, "name": f.name} for f in remote.foreign]
+        facts["kept"] = [{"kind": KIND_LABELS["table"], "name": table} for table in kept]
         _print_json(facts)
 
 
@@ -425,6 +431,14 @@ def _print_status(found) -> None:
     for row in found.resources:
         table.add_row(row.kind, escape(row.name), row.state)
     out.print(table)
+    if found.tables:
+        tables = Table(box=None, pad_edge=False)
+        for column in ("table", "key", "items", "state"):
+            tables.add_column(column, overflow="fold")
+        for row in found.tables:
+            items = "-" if row.items is None else str(row.items)
+            tables.add_row(escape(row.name), escape(row.key), items, row.state)
+        out.print(tables)
 
 
 def logs(
