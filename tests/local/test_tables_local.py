@@ -72,6 +72,7 @@ import time
 
 import boto3
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 dynamodb = boto3.resource("dynamodb")
 sessions = dynamodb.Table(os.environ["table_name"])
@@ -111,6 +112,13 @@ def on_say(event, context):
 
 def on_history(event, context):
     body = json.loads(event["body"])
+    if body.get("peek"):  # sessions is not among this function's tables
+        try:
+            sessions.query(KeyConditionExpression=Key("connection_id").eq("x"))
+        except ClientError as exc:
+            error = exc.response["Error"]["Code"]
+            return {"statusCode": 200, "body": json.dumps({"error": error})}
+        return {"statusCode": 200, "body": json.dumps({"error": None})}
     if "author" in body:
         found = messages.query(IndexName="by_author",
                                KeyConditionExpression=Key("author").eq(body["author"]))
@@ -148,10 +156,11 @@ def test_every_table_is_emulated_with_the_deployed_name_keys_indexes_and_ttl(cha
         assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
 
 
-def test_a_service_written_for_aws_runs_unchanged_configured_in_wsctl_toml(chat_spec):
+@pytest.mark.parametrize("sandboxes", [True, False], ids=["sandboxes", "threads"])
+def test_a_service_written_for_aws_runs_unchanged_configured_in_wsctl_toml(chat_spec, sandboxes):
     """Clients connect (records keyed connection_id), say things (stored by room and time,
     fanned out through the management API), read the history by room and by the index, and
-    a disconnect removes the record."""
+    a disconnect removes the record: in sandboxes (as up --local runs) and in threads."""
 
     async def scenario(url: str) -> tuple[list, list, list]:
         async with connect(url + "?user=ada") as ada, connect(url + "?user=bob") as bob:
@@ -165,7 +174,7 @@ def test_a_service_written_for_aws_runs_unchanged_configured_in_wsctl_toml(chat_
             by_author = await next_json(ada)
         return heard, by_room["texts"], by_author["texts"]
 
-    with LocalService(chat_spec) as service:
+    with LocalService(chat_spec, sandboxes=sandboxes) as service:
         heard, by_room, by_author = asyncio.run(scenario(service.url))
         assert heard == [
             {"from": "ada", "text": "hi"},
@@ -179,3 +188,18 @@ def test_a_service_written_for_aws_runs_unchanged_configured_in_wsctl_toml(chat_
             "chat-test-sessions"
         )
         eventually(lambda: sessions.scan()["Count"] == 0, timeout=10.0)
+
+
+def test_a_table_the_function_does_not_name_is_access_denied_with_a_hint(chat_spec, capsys):
+    """history names only messages: its Query on sessions fails AccessDeniedException, as
+    its role would on AWS, and the console says which table to add to its tables."""
+
+    async def scenario(url: str) -> dict:
+        async with connect(url) as ws:
+            await ws.send(json.dumps({"action": "history", "peek": True}))
+            return await next_json(ws, timeout=20)
+
+    with LocalService(chat_spec, sandboxes=True) as service:
+        assert asyncio.run(scenario(service.url)) == {"error": "AccessDeniedException"}
+    err = " ".join(capsys.readouterr().err.split())
+    assert 'does not name table sessions: add "sessions" to tables in [functions.history]' in err

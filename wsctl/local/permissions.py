@@ -63,6 +63,41 @@ def _tables(operation: str, params: Mapping[str, Any]) -> list[str]:
     return [name] if isinstance(name, str) else []
 
 
+def _check_tables(
+    spec: ServiceSpec,
+    function: FunctionSpec,
+    region: str,
+    action: str,
+    params: Mapping[str, Any],
+    operation: str,
+) -> Denied | None:
+    """DynamoDB actions are granted on the tables the function names (and their indexes,
+    which a Query or Scan names with IndexName on the same table), nothing else."""
+    own = {naming.table_name(spec, table): table for table in function.tables}
+    stack_tables = {naming.table_name(spec, table): table for table in spec.tables}
+    for name in _tables(operation, params) or ["*"]:
+        if action in function.table_actions and name in own:
+            continue
+        resource = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}"
+        if name in own or action not in function.table_actions:
+            hint = _hint(function, f'"{action}"')
+        elif name in stack_tables:
+            hint = (
+                f"Function {function.name} does not name table {stack_tables[name]}: add "
+                f'"{stack_tables[name]}" to tables in [functions.{function.name}] of wsctl.toml'
+            )
+        else:
+            named = ", ".join(sorted(own)) or "none"
+            hint = f"Function {function.name} may use only the tables it names ({named})"
+        return Denied(
+            400,
+            "AccessDeniedException",
+            _not_authorized(spec, function, action, resource),
+            hint,
+        )
+    return None
+
+
 def check(
     spec: ServiceSpec,
     function: FunctionSpec,
@@ -77,23 +112,7 @@ def check(
     ``invoked`` is the stack function an Invoke names (None if it names none of them).
     """
     if service == "dynamodb":
-        action = f"dynamodb:{operation}"
-        table = naming.table_name(spec)
-        targets = _tables(operation, params) or [table]
-        for name in targets:
-            allowed = action in function.table_actions and name == table
-            if not allowed:
-                resource = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}"
-                hint = _hint(function, f'"{action}"')
-                if name != table:
-                    hint = f"Function {function.name} may use only the stack's table {table}"
-                return Denied(
-                    400,
-                    "AccessDeniedException",
-                    _not_authorized(spec, function, action, resource),
-                    hint,
-                )
-        return None
+        return _check_tables(spec, function, region, f"dynamodb:{operation}", params, operation)
     if service == "apigatewaymanagementapi":
         if function.manages_connections:
             return None

@@ -153,11 +153,14 @@ def _install_forwarding(channel: _Channel) -> None:
     from botocore.response import StreamingBody
 
     def keep_params(params: dict, context: dict, **_: Any) -> None:
-        context["wsctl_params"] = dict(params)
+        # The dict itself, not a copy: boto3's resources (Table.query(KeyConditionExpression=
+        # Key(...)), put_item of Python values) transform the same dict in place, in their
+        # before-parameter-build handlers, which run after this one.
+        context["wsctl_params"] = params
 
     def forward(model: Any, params: dict, context: dict, **_: Any) -> tuple:
         service = model.service_model.service_name
-        api_params = context.get("wsctl_params", {})
+        api_params = dict(context.get("wsctl_params", {}))
         for key, value in list(api_params.items()):
             if hasattr(value, "read"):  # a file-like Payload or Data: its bytes travel
                 api_params[key] = value.read()
