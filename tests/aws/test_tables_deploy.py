@@ -10,6 +10,8 @@ import json
 import boto3
 import pytest
 
+from tests.tables_chat import CHAT_HANDLER, CHAT_TOML
+
 REGION = "us-east-1"
 TABLES = """
 [tables.connections]
@@ -216,3 +218,27 @@ def test_a_table_removed_from_wsctl_toml_is_kept_by_up_and_deleted_by_down(
     assert rows["demo-test-archive"] == "ACTIVE (not in wsctl.toml)"
     assert cli("down", "--config", str(tables_service.config), "--yes").exit_code == 0
     assert ddb().list_tables()["TableNames"] == []
+
+
+def test_the_chat_service_written_for_aws_deploys_unchanged(cli, aws, tmp_path):
+    """The chat service the emulator runs (tests/tables_chat.py) deploys on moto as it is:
+    its tables, table_name holding the sessions table's deployed name, each role scoped to
+    the tables its function names."""
+    root = tmp_path / "chat"
+    (root / "lambda_code").mkdir(parents=True)
+    (root / "wsctl.toml").write_text(CHAT_TOML)
+    (root / "lambda_code" / "handler.py").write_text(CHAT_HANDLER)
+    result = cli("up", "--config", str(root / "wsctl.toml"), "--region", REGION)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(ddb().list_tables()["TableNames"]) == ["chat-test-messages", "chat-test-sessions"]
+    sessions = ddb().describe_table(TableName="chat-test-sessions")["Table"]
+    assert sessions["KeySchema"] == [{"AttributeName": "connection_id", "KeyType": "HASH"}]
+    assert ttl_of("chat-test-sessions") == "expires_at"
+    lam = boto3.client("lambda", region_name=REGION)
+    env = lam.get_function(FunctionName="chat-test-connect")["Configuration"]["Environment"]
+    assert env["Variables"]["table_name"] == "chat-test-sessions"
+    assert "WSCTL_TABLE" not in env["Variables"]  # the stack has no connections table
+    policy = boto3.client("iam").get_role_policy(RoleName="chat-test-history", PolicyName="wsctl")
+    (table,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "Table"]
+    arn = f"arn:aws:dynamodb:{REGION}:123456789012:table/chat-test-messages"
+    assert table["Resource"] == [arn, f"{arn}/index/*"]
