@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 from rich.console import Console
 
+from tests.aws.strict_aws import switched_on
 from wsctl import naming, state
 from wsctl.auth import token_digest
 from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
@@ -74,7 +75,7 @@ def test_sentinel_never_leaves_the_token_file_when_deploying(
     """up --auth token, status, status --json, logs, up again: the token shows nowhere."""
     monkeypatch.chdir(tmp_path)
     state.save_token(STACK, SENTINEL)
-    with mock_aws():
+    with switched_on() as strict, mock_aws():  # held to AWS's behaviour, as the deploy suite is
         first = transcript.run(cli, "up", "--auth", "token")
         assert first.exit_code == 0, first.stderr
         assert transcript.run(cli, "status").exit_code == 0
@@ -91,6 +92,7 @@ def test_sentinel_never_leaves_the_token_file_when_deploying(
             routes = apis.get_routes(ApiId=api["ApiId"])["Items"]
             transcript.add("routes", json.dumps(routes, default=str))
         transcript.add("deployed record", json.dumps(state.load_deployed(STACK)))
+        assert strict.seen["ConflictException"]  # the layer was in force
     for configuration in configurations:
         transcript.add(f"function {configuration['FunctionName']}", json.dumps(configuration))
     environments = {

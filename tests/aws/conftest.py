@@ -10,9 +10,10 @@ import botocore.loaders
 import botocore.session
 import moto  # noqa: F401  (moto registers its botocore stubber on import)
 import pytest
+import strict_aws
 from aws_testing import Breaker, CallLog, Service, write_service
 from moto import mock_aws
-from strict_aws import StrictAws
+from strict_aws import StrictAws, install
 
 from wsctl.aws import clock
 
@@ -50,19 +51,11 @@ def virtual_clock():
 @pytest.fixture(autouse=True)
 def strict(monkeypatch) -> StrictAws:
     """The strict AWS layer (tests/aws/strict_aws.py), on for every deploy test."""
-    layer = StrictAws()
-    _install(monkeypatch, "before-parameter-build", layer.remember_params)
-    _install(monkeypatch, "before-call", layer.before_call)
-    _install(monkeypatch, "after-call", layer.after_call)
-    return layer
+    return install(monkeypatch, StrictAws())
 
 
 def _install(monkeypatch, event: str, handler: Callable, first: bool = False) -> None:
-    """Register ``handler`` on every botocore session created from now on (as moto does)."""
-    spec = (event, handler, botocore.handlers.REGISTER_FIRST) if first else (event, handler)
-    monkeypatch.setattr(
-        botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS, spec]
-    )
+    strict_aws.install_hook(monkeypatch, event, handler, first)
 
 
 @pytest.fixture

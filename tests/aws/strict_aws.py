@@ -5,8 +5,9 @@ from AWS's documentation or from what deployers met on real accounts (sources be
 Behaviours are counted, not timed, so the suite is deterministic; where a behaviour is about
 time (IAM propagation), it reads the deployer's injectable clock (``wsctl.aws.clock``).
 
-Switched on for the whole deploy suite by ``tests/aws/conftest.py``; a test tunes it through
-the ``strict`` fixture (e.g. ``strict.conflicts = "every"``).
+Switched on for the whole deploy suite: by ``tests/aws/conftest.py`` for tests/aws (a test
+tunes it through the ``strict`` fixture, e.g. ``strict.conflicts = "every"``), and by
+``switched_on()`` for the deploy tests elsewhere.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.handlers
+import pytest
 from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.awslambda.models import lambda_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -29,6 +32,30 @@ from wsctl.aws.latency import Fabricated, client_error
 from wsctl.config import LOG_RETENTION_DAYS
 
 POLICY_SIZE_LIMIT = 20480
+
+
+def install_hook(patch: pytest.MonkeyPatch, event: str, handler: Any, first: bool = False) -> None:
+    """Register ``handler`` on every botocore session created from now on (as moto does)."""
+    spec = (event, handler, botocore.handlers.REGISTER_FIRST) if first else (event, handler)
+    patch.setattr(
+        botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS, spec]
+    )
+
+
+def install(patch: pytest.MonkeyPatch, layer: StrictAws) -> StrictAws:
+    """Put ``layer`` on every botocore session created from now on."""
+    install_hook(patch, "before-parameter-build", layer.remember_params)
+    install_hook(patch, "before-call", layer.before_call)
+    install_hook(patch, "after-call", layer.after_call)
+    return layer
+
+
+@contextlib.contextmanager
+def switched_on() -> Iterator[StrictAws]:
+    """The strict layer, with the deployer's waits in virtual time, for the block: what a deploy
+    test outside tests/aws (which has it from its conftest) wraps its ``mock_aws()`` in."""
+    with pytest.MonkeyPatch.context() as patch, clocks.use(clocks.VirtualClock()):
+        yield install(patch, StrictAws())
 
 
 @dataclass

@@ -16,6 +16,7 @@ from moto import mock_aws
 from rich.console import Console
 from websockets.sync.client import connect
 
+from tests.aws.strict_aws import switched_on
 from wsctl import naming
 from wsctl.config import CONFIG_FILE, parse_spec_file
 from wsctl.local import LocalService
@@ -137,8 +138,9 @@ def _function_names() -> set[str]:
 
 @pytest.fixture
 def aws():
-    with mock_aws():
-        yield
+    """moto, held to what AWS does beyond it (the deploy suite's strict layer)."""
+    with switched_on() as strict, mock_aws():
+        yield strict
 
 
 def test_init_then_up_converges_as_a_route_comes_and_goes(cli, tmp_path, aws, monkeypatch):
@@ -174,3 +176,4 @@ def test_init_then_up_converges_as_a_route_comes_and_goes(cli, tmp_path, aws, mo
     assert _integration_count(api_id) == integrations
     assert echo_function not in _function_names()
     assert not any("/echo" in arn for f in _function_names() for arn in _source_arns(f))
+    assert aws.seen["ConflictException"] and aws.seen["role cannot be assumed"]  # AWS's ways
