@@ -68,6 +68,10 @@ class StrictAws:
     conflicts: str | None = "back-to-back"
     # DescribeTable reports DELETING this many times after DeleteTable.
     deleting_describes: int = 2
+    # DescribeTable reports the table UPDATING (CREATING) and the index CREATING or DELETING
+    # this many times after an UpdateTable that creates or deletes an index (a CreateTable
+    # with indexes); UpdateTable meanwhile is refused.
+    index_describes: int = 2
     # GetFunction(Configuration) reports Pending / InProgress this many times after a
     # create / an update, and updates meanwhile are refused.
     settling_reads: int = 1
@@ -81,6 +85,8 @@ class StrictAws:
     seen: dict[str, int] = field(default_factory=dict)  # behaviour -> times it answered
     _last_was_gateway_mutation: bool = False
     _deleting: dict[str, list] = field(default_factory=dict)  # table -> [left, description]
+    # table -> [reads left, table status, index name, index status, index description]
+    _indexing: dict[str, list] = field(default_factory=dict)
     _settling: dict[str, list] = field(default_factory=dict)  # function -> [left, state]
     _roles_created: dict[str, float] = field(default_factory=dict)  # role ARN -> clock time
 
@@ -192,6 +198,8 @@ class StrictAws:
     def _before_dynamodb(self, operation, params, region):
         self._last_was_gateway_mutation = False
         name = params.get("TableName")
+        if operation == "UpdateTable":
+            self._check_index_update(params)
         deleting = self._deleting.get(name)
         if deleting is None:
             return None
@@ -213,7 +221,63 @@ class StrictAws:
             return Fabricated(), {"Table": {**deleting[1], "TableStatus": "DELETING"}}
         return None
 
+    def _check_index_update(self, params) -> None:
+        """UpdateTable's API reference: "You can create or delete only one global secondary
+        index per UpdateTable operation", and "While it's UPDATING, you can't issue another
+        UpdateTable request" (a new index backfills for minutes on AWS; moto has it at once).
+        """
+        name = params["TableName"]
+        changes = [u for u in params.get("GlobalSecondaryIndexUpdates") or [] if "Update" not in u]
+        if len(changes) > 1:
+            self._count("UpdateTable several indexes")
+            raise client_error(
+                "UpdateTable",
+                "ValidationException",
+                "One or more parameter values were invalid: Only 1 online index operation can "
+                "be performed at a time",
+            )
+        if name in self._indexing:
+            self._count("UpdateTable while UPDATING")
+            raise client_error(
+                "UpdateTable",
+                "ResourceInUseException",
+                f"Attempt to change a resource which is still in use: Table is being updated: "
+                f"{name}",
+            )
+
+    def _index_in_progress(self, table: str, table_status: str, index: dict, status: str):
+        if self.index_describes > 0:
+            self._indexing[table] = [
+                self.index_describes,
+                table_status,
+                index["IndexName"],
+                status,
+                dict(index),
+            ]
+
     def _after_dynamodb(self, operation, params, parsed, region):
+        name = params.get("TableName")
+        if operation == "UpdateTable":
+            for update in params.get("GlobalSecondaryIndexUpdates") or []:
+                for verb, status in (("Create", "CREATING"), ("Delete", "DELETING")):
+                    if verb in update:
+                        self._index_in_progress(name, "UPDATING", update[verb], status)
+        created = params.get("GlobalSecondaryIndexes") or []
+        if operation == "CreateTable" and created:
+            self._index_in_progress(name, "CREATING", created[0], "CREATING")
+        if operation == "DescribeTable" and name in self._indexing:
+            left, table_status, index_name, index_status, index = self._indexing[name]
+            table = parsed["Table"]
+            table["TableStatus"] = table_status
+            indexes = [
+                i for i in table.get("GlobalSecondaryIndexes") or [] if i["IndexName"] != index_name
+            ]
+            table["GlobalSecondaryIndexes"] = [*indexes, {**index, "IndexStatus": index_status}]
+            self._count(f"DescribeTable index {index_status}")
+            if left <= 1:
+                del self._indexing[name]
+            else:
+                self._indexing[name][0] = left - 1
         if operation == "DeleteTable" and self.deleting_describes > 0:
             self._deleting[params["TableName"]] = [
                 self.deleting_describes,

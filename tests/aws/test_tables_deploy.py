@@ -140,14 +140,19 @@ def test_ttl_and_indexes_converge_in_place_both_ways(cli, aws, tables_service):
 
 
 def test_an_index_whose_key_changed_is_replaced_one_change_at_a_time(
-    cli, aws, tables_service, call_log
+    cli, aws, tables_service, call_log, strict
 ):
-    """by_user keyed on another attribute: deleted, then created, each its own UpdateTable."""
+    """by_user keyed on another attribute: deleted, then created, each its own UpdateTable,
+    each waited for (the strict layer reports the index DELETING, then CREATING, and would
+    refuse an UpdateTable meanwhile)."""
     up(cli, tables_service)
     tables_service.rewrite('partition_key = "user" }', 'partition_key = "author" }')
     call_log.clear()
     up(cli, tables_service)
     assert call_log.calls.count(("dynamodb", "UpdateTable")) == 2
+    assert strict.seen.get("DescribeTable index DELETING", 0) >= 1
+    assert strict.seen.get("DescribeTable index CREATING", 0) >= 1
+    assert "UpdateTable while UPDATING" not in strict.seen
     (index,) = ddb().describe_table(TableName="demo-test-messages")["Table"][
         "GlobalSecondaryIndexes"
     ]
