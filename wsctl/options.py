@@ -16,6 +16,7 @@ ConfigOpt = Annotated[
     typer.Option(
         "--config",
         envvar="WSCTL_CONFIG",
+        metavar="FILE",
         help="The service's wsctl.toml (default: ./wsctl.toml, else the bundled service).",
         show_default=False,
     ),

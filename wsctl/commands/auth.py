@@ -55,7 +55,7 @@ def token(
     Examples:
 
     \b
-      curl -H "Authorization: Bearer $(wsctl token)" ...
+      wscat -c "$URL" -H "Authorization: Bearer $(wsctl token)"   # another client
       wsctl token --local --browser-url       # open it in a browser
     """
     spec = resolve_spec(config, name=name, stage=stage)
