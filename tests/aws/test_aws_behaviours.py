@@ -383,3 +383,27 @@ def test_retention_drift(up, status):
     ]
     assert group["retentionInDays"] == 14
     assert status()[1]["state"] == "deployed"
+
+
+def test_role_trust_policy_drift(up, status):
+    """A role's trust policy changed by hand (Lambda could no longer assume it): status says
+    trust policy; up restores lambda.amazonaws.com as the one principal."""
+    assert up().exit_code == 0
+    iam = boto3.client("iam")
+    role = "demo-test-chat"
+    foreign_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(foreign_trust))
+    assert _drifted(status, "IAM role", role) == "out of date (trust policy)"
+    assert up().exit_code == 0
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "lambda.amazonaws.com"}]
+    assert status()[1]["state"] == "deployed"

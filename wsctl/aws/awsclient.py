@@ -602,6 +602,15 @@ class AwsClient:
             Tags=_tag_list(tags),
         )["Role"]
 
+    def update_trust_policy(self, name: str, trust: dict[str, Any]) -> None:
+        self._call(
+            "iam",
+            "UpdateAssumeRolePolicy",
+            f"Updating who may assume IAM role {name}",
+            RoleName=name,
+            PolicyDocument=json.dumps(trust),
+        )
+
     def role_policy(self, role: str, policy: str) -> dict[str, Any]:
         document = self._call(
             "iam",

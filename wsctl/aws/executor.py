@@ -256,6 +256,9 @@ class Executor:
             self.tags,
         )
 
+    def _update_role(self, action: Action) -> None:
+        self.client.update_trust_policy(action.name, resources.LAMBDA_TRUST_POLICY)
+
     def _delete_role(self, action: Action) -> None:
         # DeleteRole answers DeleteConflict while managed policies are attached (IAM API
         # reference, DeleteRole); someone may have attached one by hand.

@@ -80,6 +80,7 @@ OPERATIONS: dict[tuple[str, str], Needs] = {
     ("iam", "ListRoles"): Needs(("iam:ListRoles",), ANY),
     ("iam", "GetRole"): Needs(("iam:GetRole",), ROLES),  # also looks for look-alikes
     ("iam", "CreateRole"): Needs(("iam:CreateRole", "iam:TagRole"), ROLE),
+    ("iam", "UpdateAssumeRolePolicy"): Needs(("iam:UpdateAssumeRolePolicy",), ROLE),  # drift
     ("iam", "GetRolePolicy"): Needs(("iam:GetRolePolicy",), ROLE),
     ("iam", "ListRolePolicies"): Needs(("iam:ListRolePolicies",), ROLE),
     ("iam", "PutRolePolicy"): Needs(("iam:PutRolePolicy",), ROLE),

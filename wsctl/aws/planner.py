@@ -237,8 +237,15 @@ def _api_action(spec: ServiceSpec, remote: RemoteState) -> Action:
 
 
 def _role_action(spec: ServiceSpec, remote: RemoteState, fn: str) -> Action:
-    verb: Verb = "unchanged" if fn in remote.roles else "create"
-    return Action(verb, "role", fn, naming.role_name(spec, fn), function=fn)
+    name = naming.role_name(spec, fn)
+    found = remote.roles.get(fn)
+    if found is None:
+        return Action("create", "role", fn, name, function=fn)
+    if found.trust is not None and _normalized(found.trust) != _normalized(
+        resources.LAMBDA_TRUST_POLICY
+    ):
+        return Action("update", "role", fn, name, ("trust policy",), function=fn)
+    return Action("unchanged", "role", fn, name, function=fn)
 
 
 def _log_group_action(spec: ServiceSpec, remote: RemoteState, fn: str) -> Action:

@@ -7,6 +7,8 @@ refuses to adopt it and ``down`` leaves it alone.
 
 from __future__ import annotations
 
+import json
+import urllib.parse
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,6 +66,7 @@ class RoleState:
     name: str
     arn: str
     policies: dict[str, dict[str, Any]]
+    trust: dict[str, Any] | None = None  # who may assume it; None where not read
 
 
 @dataclass(frozen=True)
@@ -361,7 +364,13 @@ def _read_role(client, name, path, tags) -> tuple[str, RoleState | str | None]:
     # (under its path), not on a look-alike's.
     policy_names = client.role_policy_names(name)
     documents = each(lambda policy: client.role_policy(name, policy), policy_names, 4)
-    return name, RoleState(name, role["Arn"], dict(zip(policy_names, documents, strict=True)))
+    policies = dict(zip(policy_names, documents, strict=True))
+    return name, RoleState(name, role["Arn"], policies, _document(role["AssumeRolePolicyDocument"]))
+
+
+def _document(value: str | dict[str, Any]) -> dict[str, Any]:
+    """A policy document as IAM returns it: boto3 decodes it, a raw answer is URL-encoded."""
+    return value if isinstance(value, dict) else json.loads(urllib.parse.unquote(value))
 
 
 def _or_none(read: Callable[[], R]) -> R | None:
