@@ -127,6 +127,14 @@ class ServerProcess:
         shared pages counted once, as the issue's memory target asks."""
         return sum(_pss_kb(pid) for pid in _tree(self.process.pid)) / 1024
 
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
 
 def _tree(pid: int) -> list[int]:
     pids, index = [pid], 0
@@ -144,14 +152,6 @@ def _pss_kb(pid: int) -> int:
     except OSError:
         return 0
     return next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
-
-    def stop(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 # Clients ---------------------------------------------------------------------------------------

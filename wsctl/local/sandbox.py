@@ -5,7 +5,7 @@ runs it in execution environments (DESIGN.md section 7).
   Lambda's variables, its own
   module globals. It runs one invocation at a time and stays warm for the next.
 - Concurrent invocations of a function get more sandboxes, up to ``max_sandboxes`` each; more
-  wait for one to be free.
+  wait for one to be free. After a burst, only ``KEEP_IDLE`` stay warm.
 - A timeout kills the sandbox ("Task timed out after N seconds"); a crash (exit, segfault)
   ends only that sandbox. Either way the next invocation gets a fresh one.
 - Hot reload retires every sandbox: new ones import the new code.
@@ -45,6 +45,9 @@ from wsctl.local.invoke import parse_ref
 from wsctl.local.runtime import ACCOUNT_ID, FunctionFailed, FunctionHost, _invocation
 
 MAX_SANDBOXES = 8  # per function
+# Idle sandboxes a function keeps warm; more (after a burst) end when they finish: each holds
+# ~30 MB of its own (an interpreter with botocore).
+KEEP_IDLE = 4
 START_TIMEOUT = 30.0
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -308,6 +311,7 @@ class SandboxHost(FunctionHost):
         pool = self._pool(sandbox.function.name)
         keep = sandbox.alive and sandbox.generation == self._generation and not self._closed
         with pool.lock:
+            keep = keep and len(pool.idle) < KEEP_IDLE
             if keep:
                 pool.idle.append(sandbox)
             else:
