@@ -90,3 +90,22 @@ def test_any_directory_name_gives_a_name_wsctl_toml_accepts(directory, stage):
     name = stack_name_for(directory, stage, FUNCTIONS)
     spec = replace(_bundled(), source=None).with_overrides(name=name, stage=stage)
     assert spec.name == name
+
+
+def test_rendered_config_declares_its_tables_and_shows_one_more_commented():
+    """wsctl init's wsctl.toml declares the connections table, and its commented example of
+    one more table parses (keys, TTL, an index, retain) once uncommented."""
+    text = render_config(parse_spec_file(bundled_service_dir() / "wsctl.toml"))
+    assert "[tables.connections]" in text and "# [tables.messages]" in text
+    example = text.split("# [tables.messages]")[1].split("\n\n")[0]
+    uncommented = "[tables.messages]" + "\n".join(
+        line.removeprefix("# ") for line in example.splitlines()
+    )
+    tables = tomllib.loads(uncommented)["tables"]
+    spec = parse_spec(
+        {**tomllib.loads(text), "tables": {**tomllib.loads(text)["tables"], **tables}},
+        bundled_service_dir() / "wsctl.toml",
+    )
+    messages = spec.tables["messages"]
+    assert (messages.sort_key.type, messages.ttl, messages.retain) == ("N", "expires", True)
+    assert [index.name for index in messages.indexes] == ["by_user"]
