@@ -87,6 +87,9 @@ class StrictAws:
     _deleting: dict[str, list] = field(default_factory=dict)  # table -> [left, description]
     # table -> [reads left, table status, index name, index status, index description]
     _indexing: dict[str, list] = field(default_factory=dict)
+    # One TTL change per table an hour (seconds of the deployer's clock), or None: off.
+    ttl_cooldown_seconds: float | None = 3600.0
+    _ttl_changed: dict[str, float] = field(default_factory=dict)  # table -> clock time
     _settling: dict[str, list] = field(default_factory=dict)  # function -> [left, state]
     _roles_created: dict[str, float] = field(default_factory=dict)  # role ARN -> clock time
 
@@ -200,6 +203,8 @@ class StrictAws:
         name = params.get("TableName")
         if operation == "UpdateTable":
             self._check_index_update(params)
+        if operation == "UpdateTimeToLive":
+            self._check_ttl_cooldown(name)
         deleting = self._deleting.get(name)
         if deleting is None:
             return None
@@ -220,6 +225,23 @@ class StrictAws:
             self._count("DescribeTable DELETING")
             return Fabricated(), {"Table": {**deleting[1], "TableStatus": "DELETING"}}
         return None
+
+    def _check_ttl_cooldown(self, name: str) -> None:
+        """UpdateTimeToLive's API reference: "It can take up to one hour for the change to
+        fully process. Any additional UpdateTimeToLive calls for the same table during this
+        one hour duration result in a ValidationException." """
+        now = clocks.current().now()
+        last = self._ttl_changed.get(name)
+        cooldown = self.ttl_cooldown_seconds
+        if cooldown and last is not None and now - last < cooldown:
+            self._count("UpdateTimeToLive within the hour")
+            raise client_error(
+                "UpdateTimeToLive",
+                "ValidationException",
+                "Time to live has been modified multiple times within a fixed interval "
+                f"(strict layer: the last change {now - last:.0f} s ago)",
+            )
+        self._ttl_changed[name] = now
 
     def _check_index_update(self, params) -> None:
         """UpdateTable's API reference: "You can create or delete only one global secondary
@@ -278,6 +300,8 @@ class StrictAws:
                 del self._indexing[name]
             else:
                 self._indexing[name][0] = left - 1
+        if operation == "DeleteTable":
+            self._ttl_changed.pop(name, None)  # a table made again under the name is new
         if operation == "DeleteTable" and self.deleting_describes > 0:
             self._deleting[params["TableName"]] = [
                 self.deleting_describes,

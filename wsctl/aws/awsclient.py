@@ -260,15 +260,6 @@ class AwsClient:
             ),
         )
 
-    def disable_ttl(self, name: str, attribute: str) -> None:
-        self._call(
-            "dynamodb",
-            "UpdateTimeToLive",
-            f"Disabling TTL on table {name}",
-            TableName=name,
-            TimeToLiveSpecification={"Enabled": False, "AttributeName": attribute},
-        )
-
     def table_tags(self, arn: str) -> dict[str, str]:
         tags = self._call(
             "dynamodb", "ListTagsOfResource", f"Reading tags of {arn}", ResourceArn=arn
@@ -310,13 +301,34 @@ class AwsClient:
         self._poll(f"Waiting for table {name} to be deleted", read, bool)
 
     def enable_ttl(self, name: str, attribute: str) -> None:
-        self._call(
-            "dynamodb",
-            "UpdateTimeToLive",
-            f"Enabling TTL on table {name}",
-            TableName=name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute},
-        )
+        self._update_ttl(name, attribute, True)
+
+    def disable_ttl(self, name: str, attribute: str) -> None:
+        self._update_ttl(name, attribute, False)
+
+    def _update_ttl(self, name: str, attribute: str, enabled: bool) -> None:
+        """DynamoDB takes one TTL change per table an hour: "Any additional UpdateTimeToLive
+        calls for the same table during this one hour duration result in a
+        ValidationException" (UpdateTimeToLive's API reference)."""
+        what = f"{'Enabling' if enabled else 'Disabling'} TTL on {attribute!r} of table {name}"
+        try:
+            self._call(
+                "dynamodb",
+                "UpdateTimeToLive",
+                what,
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": enabled, "AttributeName": attribute},
+            )
+        except WsctlError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and (
+                cause.response.get("Error", {}).get("Code") == "ValidationException"
+            ):
+                raise WsctlError(
+                    f"{what} failed: DynamoDB takes one TTL change per table an hour (the last "
+                    "one was less than an hour ago); run 'wsctl up' again later to finish"
+                ) from None
+            raise
 
     def delete_table(self, name: str) -> None:
         self._call("dynamodb", "DeleteTable", f"Deleting DynamoDB table {name}", TableName=name)

@@ -198,17 +198,11 @@ class Executor:
             self.client.enable_ttl(action.key, wanted.ttl)
 
     def _update_table(self, action: Action) -> None:
-        """TTL and indexes in place. DynamoDB takes one index change per UpdateTable and
+        """Indexes, then TTL, in place. DynamoDB takes one index change per UpdateTable and
         none while another is in progress (UpdateTable's API reference): each is waited for.
         ``up`` refused a key change before any step ran."""
         table, wanted = self._table(action)
         found = self.remote.tables[table]
-        if found.ttl_attribute != wanted.ttl:
-            if found.ttl_attribute is not None:
-                # TTL is switched off and on, never renamed (UpdateTimeToLive's reference).
-                self.client.disable_ttl(action.key, found.ttl_attribute)
-            if wanted.ttl is not None:
-                self.client.enable_ttl(action.key, wanted.ttl)
         delete, create = planner.index_changes(wanted, found)
         if delete or create:
             self.client.wait_table_settled(action.key)
@@ -228,6 +222,13 @@ class Executor:
                 GlobalSecondaryIndexUpdates=[{"Create": resources.index_definition(index)}],
             )
             self.client.wait_table_settled(action.key)
+        # Last: DynamoDB takes one TTL change per table an hour, so moving TTL to another
+        # attribute (off, then on: it is never renamed) fails its second half, with a hint.
+        if found.ttl_attribute != wanted.ttl:
+            if found.ttl_attribute is not None:
+                self.client.disable_ttl(action.key, found.ttl_attribute)
+            if wanted.ttl is not None:
+                self.client.enable_ttl(action.key, wanted.ttl)
 
     def _delete_table(self, action: Action) -> None:
         # `down` does not wait for DELETING to end (seconds, for nothing): an `up` right

@@ -219,7 +219,8 @@ def _discover_tables(client, spec, remote, tags, prefix, concurrency) -> None:
         if state == "foreign":
             if name in wanted:
                 remote.foreign.append(Foreign("DynamoDB table", name))
-        elif isinstance(state, TableState):
+        elif isinstance(state, TableState) and (name in wanted or not state.deleting):
+            # (A DELETING table's tag is not read: only the stack's own names count then.)
             remote.tables[_function_key(spec, name)] = state
 
 
