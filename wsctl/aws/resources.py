@@ -27,8 +27,6 @@ from wsctl.config import (
 )
 
 POLICY_VERSION = "2012-10-17"
-TABLE_KEY = "connectionId"
-TTL_ATTRIBUTE = "ttl"
 INLINE_POLICY_NAME = "wsctl"
 PERMISSION_PREFIX = "wsctl-"
 # The invoke permission API Gateway needs to call the authorizer function.
