@@ -58,6 +58,13 @@ async def echo(connection: ServerConnection, message: str | bytes) -> None:
     await connection.send(message)
 
 
+async def echo_then_close(connection: ServerConnection, message: str | bytes) -> None:
+    """Echoes the first message, then closes (1000): a client waiting for replies ends at the
+    close, so a test gives it a generous --wait without racing one."""
+    await connection.send(message)
+    await connection.close()
+
+
 async def silent(connection: ServerConnection, message: str | bytes) -> None:
     return None
 

@@ -2,7 +2,7 @@
 line (through `wsctl send`, the shortest path that opens a connection)."""
 
 import pytest
-from client_servers import close_with, echo
+from client_servers import close_with, echo, echo_then_close
 
 from wsctl.client.protocol import MAX_FRAME_BYTES
 
@@ -123,10 +123,10 @@ def test_tls_verification_failure_says_how_to_fix_it(cli, ws_server, tls_files):
 
 def test_tls_with_ca_or_no_check(cli, ws_server, tls_files):
     """--ca trusts the test CA; -n skips verification; both get the echo back."""
-    server = ws_server(echo, ssl_context=tls_files.server_context)
-    trusted = cli("send", "via-ca", server.url, "--ca", str(tls_files.ca_cert), "-w", "0.5")
+    server = ws_server(echo_then_close, ssl_context=tls_files.server_context)
+    trusted = cli("send", "via-ca", server.url, "--ca", str(tls_files.ca_cert), "-w", "10")
     assert (trusted.exit_code, trusted.stdout) == (0, "via-ca\n"), trusted.stderr
-    unchecked = cli("send", "via-n", server.url, "-n", "-w", "0.5")
+    unchecked = cli("send", "via-n", server.url, "-n", "-w", "10")
     assert (unchecked.exit_code, unchecked.stdout) == (0, "via-n\n"), unchecked.stderr
     assert server.recorded.messages == ["via-ca", "via-n"]
 

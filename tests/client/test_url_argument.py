@@ -5,10 +5,10 @@ to a URL without a scheme; through the CLI against real servers on 127.0.0.1."""
 import json
 
 import pytest
-from client_servers import echo, fake_service
+from client_servers import echo_then_close, fake_service
 
 FORMS = {
-    "send": lambda url: ["send", '{"action": "whoami"}', url, "-w", "0.2"],
+    "send": lambda url: ["send", '{"action": "whoami"}', url, "-w", "10"],  # ends at the reply
     "connect": lambda url: ["connect", url, "-x", '{"action": "whoami"}', "-w", "0.2"],
     "broadcast": lambda url: ["broadcast", "hi", url],
     "connections": lambda url: ["connections", url],
@@ -38,16 +38,16 @@ def test_url_option_is_an_alias(cli, ws_server, command):
 @pytest.mark.parametrize("flag", ["-c", "--connect"])
 def test_connect_accepts_wscats_connect_flag(cli, ws_server, flag):
     """`wsctl connect -c URL` / `--connect URL`, as wscat users type it."""
-    server = ws_server(echo)
-    result = cli("connect", flag, server.url, "-x", "hello", "-w", "0.2")
+    server = ws_server(echo_then_close)
+    result = cli("connect", flag, server.url, "-x", "hello", "-w", "10")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "hello"
 
 
 def test_a_url_without_a_scheme_gets_ws(cli, ws_server):
     """`127.0.0.1:PORT/path` is taken as ws://127.0.0.1:PORT/path, as wscat does."""
-    server = ws_server(echo)
-    result = cli("send", "hello", server.url.removeprefix("ws://"), "-w", "0.2")
+    server = ws_server(echo_then_close)
+    result = cli("send", "hello", server.url.removeprefix("ws://"), "-w", "10")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "hello"
 

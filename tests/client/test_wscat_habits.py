@@ -5,7 +5,7 @@ real CONNECT proxy on 127.0.0.1."""
 import ssl
 
 import pytest
-from client_servers import ConnectProxy, client_certificate, echo
+from client_servers import ConnectProxy, client_certificate, echo, echo_then_close
 
 
 def test_host_replaces_the_host_header(cli, ws_server):
@@ -31,10 +31,10 @@ def test_a_redirect_is_reported_and_followed_only_with_location(cli, ws_server):
 
 def test_proxy_tunnels_the_connection(cli, ws_server):
     """--proxy http://HOST:PORT opens the connection through that proxy's CONNECT tunnel."""
-    server = ws_server(echo)
+    server = ws_server(echo_then_close)
     proxy = ConnectProxy().start()
     try:
-        result = cli("send", "via proxy", server.url, "--proxy", proxy.url, "-w", "0.2")
+        result = cli("send", "via proxy", server.url, "--proxy", proxy.url, "-w", "10")
     finally:
         proxy.stop()
     assert (result.exit_code, result.stdout) == (0, "via proxy\n"), result.stderr
@@ -57,13 +57,13 @@ def mutual_tls(tmp_path, tls_files, ws_server):
     demanding.load_cert_chain(tls_files.server_cert)
     demanding.verify_mode = ssl.CERT_REQUIRED
     demanding.load_verify_locations(cert)
-    return ws_server(echo, ssl_context=demanding), tls_files.ca_cert, cert, key
+    return ws_server(echo_then_close, ssl_context=demanding), tls_files.ca_cert, cert, key
 
 
 def test_client_certificate_with_passphrase(cli, mutual_tls):
     """--cert/--key/--passphrase present a client certificate the server requires."""
     server, ca, cert, key = mutual_tls
-    args = ["send", "hi", server.url, "--ca", str(ca), "-w", "0.5"]
+    args = ["send", "hi", server.url, "--ca", str(ca), "-w", "10"]
     result = cli(*args, "--cert", str(cert), "--key", str(key), "--passphrase", "open sesame")
     assert (result.exit_code, result.stdout) == (0, "hi\n"), result.stderr
     assert server.recorded.messages == ["hi"]
