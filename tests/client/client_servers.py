@@ -58,11 +58,22 @@ async def echo(connection: ServerConnection, message: str | bytes) -> None:
     await connection.send(message)
 
 
-async def echo_then_close(connection: ServerConnection, message: str | bytes) -> None:
-    """Echoes the first message, then closes (1000): a client waiting for replies ends at the
-    close, so a test gives it a generous --wait without racing one."""
-    await connection.send(message)
-    await connection.close()
+def closing_after(count: int, behaviour: Behaviour = echo) -> Behaviour:
+    """``behaviour`` for the first ``count`` messages of a connection, then a close (1000): a
+    client waiting for replies ends at the close, so a test gives it a generous --wait
+    without racing one."""
+    seen: dict[int, int] = {}
+
+    async def closing(connection: ServerConnection, message: str | bytes) -> None:
+        await behaviour(connection, message)
+        seen[id(connection)] = seen.get(id(connection), 0) + 1
+        if seen[id(connection)] >= count:
+            await connection.close()
+
+    return closing
+
+
+echo_then_close = closing_after(1)
 
 
 async def silent(connection: ServerConnection, message: str | bytes) -> None:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from client_servers import close_with, echo
+from client_servers import close_with, closing_after, echo
 
 WSCTL = Path(sys.executable).with_name("wsctl")
 
@@ -19,9 +19,9 @@ def piped(monkeypatch, text: str | bytes) -> None:
 
 def test_each_piped_line_is_one_message_and_replies_print_one_per_line(cli, monkeypatch, ws_server):
     """Lines from stdin go out in order; each echoed reply is one output line; exit 0."""
-    server = ws_server(echo)
+    server = ws_server(closing_after(3))
     piped(monkeypatch, 'first\n{"action": "list"}\r\nmulti\\nline\n')
-    result = cli("connect", server.url, "-w", "0.5")
+    result = cli("connect", server.url, "-w", "10")
     assert result.exit_code == 0, result.stderr
     assert server.recorded.messages == ["first", '{"action": "list"}', "multi\\nline"]
     assert result.stdout.splitlines() == ["first", '{"action": "list"}', "multi\\nline"]
@@ -29,9 +29,9 @@ def test_each_piped_line_is_one_message_and_replies_print_one_per_line(cli, monk
 
 def test_json_lines_have_time_and_direction(cli, monkeypatch, ws_server):
     """--json prints one object per message sent and received, and nothing else on stdout."""
-    server = ws_server(echo)
+    server = ws_server(closing_after(2))
     piped(monkeypatch, "a\nb\n")
-    result = cli("connect", server.url, "-w", "0.5", "--json")
+    result = cli("connect", server.url, "-w", "10", "--json")
     assert result.exit_code == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert sorted((e["direction"], e["data"]) for e in events) == [
@@ -47,9 +47,9 @@ def test_json_lines_have_time_and_direction(cli, monkeypatch, ws_server):
 
 def test_execute_sends_each_message_and_ignores_stdin(cli, monkeypatch, ws_server):
     """-x is repeatable, messages go in order, and stdin is not read."""
-    server = ws_server(echo)
+    server = ws_server(closing_after(2))
     piped(monkeypatch, "from stdin\n")
-    result = cli("connect", server.url, "-x", "one", "-x", "two", "-w", "0.5")
+    result = cli("connect", server.url, "-x", "one", "-x", "two", "-w", "10")
     assert result.exit_code == 0, result.stderr
     assert server.recorded.messages == ["one", "two"]
     assert result.stdout.splitlines() == ["one", "two"]
@@ -83,8 +83,8 @@ def test_show_ping_pong_prints_pings_from_the_server(cli, ws_server):
         await connection.ping(b"hey!")
         await connection.send("after ping")
 
-    server = ws_server(ping_back)
-    result = cli("send", "x", server.url, "-P", "-w", "0.5")
+    server = ws_server(closing_after(1, ping_back))
+    result = cli("send", "x", server.url, "-P", "-w", "10")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == ["(ping hey!)", "after ping"]
 
@@ -95,16 +95,16 @@ def test_binary_replies_are_summarised(cli, ws_server):
     async def binary(connection, message):
         await connection.send(b"\x00\x01\x02")
 
-    server = ws_server(binary)
-    result = cli("send", "x", server.url, "-w", "0.5")
+    server = ws_server(closing_after(1, binary))
+    result = cli("send", "x", server.url, "-w", "10")
     assert result.stdout.splitlines() == ["(binary, 3 bytes) 00 01 02"]
 
 
 def test_piped_stdin_through_a_real_process(ws_server, isolated_environment):
     """The installed `wsctl` reads a real pipe to EOF, sends each line, prints the replies."""
-    server = ws_server(echo)
+    server = ws_server(closing_after(2))
     finished = subprocess.run(
-        [str(WSCTL), "connect", server.url, "-w", "0.5"],
+        [str(WSCTL), "connect", server.url, "-w", "10"],
         input="alpha\nbeta\n",
         capture_output=True,
         text=True,
