@@ -4,10 +4,12 @@ Lambda's variables, calls answered by the emulator, and declared permissions enf
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 
 import pytest
+from rich.console import Console
 from websockets.asyncio.client import connect
 
 from tests.local.conftest import eventually, next_json, write_service
@@ -23,10 +25,14 @@ handler = "handler.a"
 timeout = 2
 permissions = ["execute-api:ManageConnections", "dynamodb:GetItem", "lambda:InvokeFunction"]
 invokes = ["b"]
+[functions.a.environment]
+GREETING = "from-a"
 
 [functions.b]
 handler = "handler.b"
 permissions = ["execute-api:ManageConnections"]
+[functions.b.environment]
+GREETING = "from-b"
 
 [functions.bare]
 handler = "handler.bare"
@@ -61,7 +67,8 @@ def _facts(name):
     return {"fn": name, "state": STATE["value"], "env": os.environ.get("SHARED"),
             "pid": os.getpid(), "lambdaName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
             "handlerVar": os.environ.get("_HANDLER"), "memory": os.environ.get(
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "table": os.environ.get("WSCTL_TABLE")}
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "table": os.environ.get("WSCTL_TABLE"),
+            "greeting": os.environ.get("GREETING")}
 
 
 def a(event, context):
@@ -158,6 +165,19 @@ def test_functions_do_not_share_globals_or_environment(sandboxed):
     assert (b_seen["state"], b_seen["env"]) == (None, None)
     assert b_seen["pid"] != a_set["pid"]
     assert (a_again["state"], a_again["env"], a_again["pid"]) == ("a", "a", a_set["pid"])
+
+
+def test_each_function_sees_exactly_its_own_configured_variables(tmp_path):
+    """Two functions setting GREETING differently in wsctl.toml each see their own value, and
+    the emulator has nothing to warn about (each sandbox has its own environment)."""
+    output = io.StringIO()
+    spec = write_service(tmp_path / "sbx", TOML, HANDLER)
+    console = Console(file=output, width=400, no_color=True)
+    with LocalService(spec, sandboxes=True, console=console) as service:
+        a_facts, b_facts = asyncio.run(_exchange(service, "facts", json.dumps({"action": "b"})))
+    assert (a_facts["fn"], a_facts["greeting"]) == ("a", "from-a")
+    assert (b_facts["fn"], b_facts["greeting"]) == ("b", "from-b")
+    assert "different values" not in output.getvalue()
 
 
 def test_sandboxes_have_lambdas_variables(sandboxed):

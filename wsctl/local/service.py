@@ -337,7 +337,7 @@ class LocalService:
             )
 
     def _warn_shared_environment(self, spec: ServiceSpec) -> None:
-        conflicts = conflicting_variables(spec)
+        conflicts = [] if self.sandboxes else conflicting_variables(spec)
         if conflicts:
             self.console.print(
                 f"[yellow]Note:[/] functions set {escape(', '.join(conflicts))} to different "
