@@ -241,7 +241,6 @@ class StrictAws:
                 "Time to live has been modified multiple times within a fixed interval "
                 f"(strict layer: the last change {now - last:.0f} s ago)",
             )
-        self._ttl_changed[name] = now
 
     def _check_index_update(self, params) -> None:
         """UpdateTable's API reference: "You can create or delete only one global secondary
@@ -300,7 +299,10 @@ class StrictAws:
                 del self._indexing[name]
             else:
                 self._indexing[name][0] = left - 1
-        if operation == "DeleteTable":
+        if operation == "UpdateTimeToLive":
+            # Counted once made: a call that never reached DynamoDB (Ctrl-C) changed nothing.
+            self._ttl_changed[name] = clocks.current().now()
+        if operation in ("CreateTable", "DeleteTable"):
             self._ttl_changed.pop(name, None)  # a table made again under the name is new
         if operation == "DeleteTable" and self.deleting_describes > 0:
             self._deleting[params["TableName"]] = [

@@ -407,3 +407,21 @@ def test_role_trust_policy_drift(up, status):
     trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
     assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "lambda.amazonaws.com"}]
     assert status()[1]["state"] == "deployed"
+
+
+def test_table_billing_mode_drift(up, status):
+    """A table switched to provisioned capacity by hand: status says billing mode; up puts it
+    back on demand."""
+    assert up().exit_code == 0
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    table = "demo-test-connections"
+    dynamodb.update_table(
+        TableName=table,
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    assert _drifted(status, "DynamoDB table", table) == "out of date (billing mode)"
+    assert up().exit_code == 0
+    summary = dynamodb.describe_table(TableName=table)["Table"]["BillingModeSummary"]
+    assert summary["BillingMode"] == "PAY_PER_REQUEST"
+    assert status()[1]["state"] == "deployed"

@@ -203,6 +203,11 @@ class Executor:
         ``up`` refused a key change before any step ran."""
         table, wanted = self._table(action)
         found = self.remote.tables[table]
+        if found.billing_mode not in (None, resources.BILLING_MODE):
+            self.client.update_table(
+                action.key, "Switching to on-demand capacity", BillingMode=resources.BILLING_MODE
+            )
+            self.client.wait_table_settled(action.key)
         delete, create = planner.index_changes(wanted, found)
         if delete or create:
             self.client.wait_table_settled(action.key)

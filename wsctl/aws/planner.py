@@ -162,6 +162,8 @@ def _table_action(spec: ServiceSpec, remote: RemoteState, table: str) -> Action:
     changes = []
     if found.key is not None and found.key != key_of(wanted.partition_key, wanted.sort_key):
         changes.append(KEY_CHANGE)
+    if found.billing_mode not in (None, resources.BILLING_MODE):
+        changes.append("billing mode")
     if found.ttl_attribute != wanted.ttl:
         changes.append("ttl")
     if any(index_changes(wanted, found)):

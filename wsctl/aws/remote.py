@@ -46,6 +46,7 @@ class TableState:
     key: tuple[tuple[str, str, str], ...] | None = None
     indexes: dict[str, IndexState] = field(default_factory=dict)
     item_count: int | None = None  # DynamoDB's figure, refreshed about every six hours
+    billing_mode: str | None = None  # None: not read
 
     @property
     def deleting(self) -> bool:
@@ -256,6 +257,8 @@ def _read_table(client, name, tags) -> TableState | str | None:
             for index in table.get("GlobalSecondaryIndexes") or []
         },
         item_count=table.get("ItemCount"),
+        # No summary: a table from before on-demand existed, which is provisioned.
+        billing_mode=(table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
     )
 
 

@@ -39,6 +39,9 @@ PERMISSION_SID = f"{PERMISSION_PREFIX}apigateway"
 # Stage defaults: an omitted pair in DefaultRouteSettings means 0, which throttles everything.
 THROTTLING_BURST_LIMIT = 500
 THROTTLING_RATE_LIMIT = 1000.0
+# On-demand: a WebSocket service's traffic comes in bursts no provisioned capacity foresees.
+BILLING_MODE = "PAY_PER_REQUEST"
+
 LAMBDA_TRUST_POLICY: dict[str, Any] = {
     "Version": POLICY_VERSION,
     "Statement": [
@@ -244,7 +247,7 @@ def table_definition(spec: ServiceSpec, table: TableSpec | None = None) -> dict[
             for name, kind in sorted(table.attributes.items())
         ],
         "KeySchema": key_schema(table.partition_key, table.sort_key),
-        "BillingMode": "PAY_PER_REQUEST",
+        "BillingMode": BILLING_MODE,
     }
     if table.indexes:
         definition["GlobalSecondaryIndexes"] = [index_definition(i) for i in table.indexes]
