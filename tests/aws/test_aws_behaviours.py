@@ -425,3 +425,32 @@ def test_table_billing_mode_drift(up, status):
     summary = dynamodb.describe_table(TableName=table)["Table"]["BillingModeSummary"]
     assert summary["BillingMode"] == "PAY_PER_REQUEST"
     assert status()[1]["state"] == "deployed"
+
+
+def test_integration_drift(up, status, strict):
+    """An integration switched from the Lambda proxy to a plain HTTP one by hand: status names
+    the settings; up puts back AWS_PROXY with POST."""
+    assert up().exit_code == 0
+    gw = boto3.client("apigatewayv2", region_name=REGION)
+
+    def chats() -> list[dict]:
+        items = gw.get_integrations(ApiId=_api_id())["Items"]
+        return [i for i in items if ":function:demo-test-chat/" in i["IntegrationUri"]]
+
+    (integration,) = chats()
+    with strict.paused():
+        gw.update_integration(
+            ApiId=_api_id(),
+            IntegrationId=integration["IntegrationId"],
+            IntegrationType="AWS",
+            IntegrationMethod="GET",
+        )
+    label = f"demo-test-chat ({integration['IntegrationId']})"
+    assert _drifted(status, "integration", label) == (
+        "out of date (integration type, integration method)"
+    )
+    assert up().exit_code == 0
+    (fixed,) = chats()
+    assert (fixed["IntegrationType"], fixed["IntegrationMethod"]) == ("AWS_PROXY", "POST")
+    assert fixed["IntegrationId"] == integration["IntegrationId"]
+    assert status()[1]["state"] == "deployed"

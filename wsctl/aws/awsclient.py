@@ -28,7 +28,7 @@ from wsctl import naming
 from wsctl.aws import clock as clocks
 from wsctl.aws import retry
 from wsctl.aws.permissions import OPERATIONS
-from wsctl.aws.resources import Place
+from wsctl.aws.resources import INTEGRATION_SETTINGS, Place
 from wsctl.aws.session import Target, botocore_config
 from wsctl.errors import ConfigError, WsctlError
 
@@ -389,9 +389,18 @@ class AwsClient:
             "CreateIntegration",
             f"Creating integration for {uri.rsplit(':', 1)[-1].split('/')[0]}",
             ApiId=api_id,
-            IntegrationType="AWS_PROXY",
-            IntegrationMethod="POST",
             IntegrationUri=uri,
+            **INTEGRATION_SETTINGS,
+        )
+
+    def update_integration(self, api_id: str, integration_id: str) -> None:
+        self._call(
+            "apigatewayv2",
+            "UpdateIntegration",
+            f"Updating integration {integration_id}",
+            ApiId=api_id,
+            IntegrationId=integration_id,
+            **INTEGRATION_SETTINGS,
         )
 
     def delete_integration(self, api_id: str, integration_id: str) -> None:

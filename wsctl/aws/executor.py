@@ -333,6 +333,9 @@ class Executor:
         with self._lock:
             self.integrations[action.key] = created["IntegrationId"]
 
+    def _update_integration(self, action: Action) -> None:
+        self.client.update_integration(self._api(), action.ref or "")
+
     def _delete_integration(self, action: Action) -> None:
         self.client.delete_integration(self._api(), action.ref or action.key)
 

@@ -60,6 +60,7 @@ OPERATIONS: dict[tuple[str, str], Needs] = {
     ("apigatewayv2", "DeleteApi"): Needs(("apigateway:DELETE",), API),
     ("apigatewayv2", "GetIntegrations"): Needs(("apigateway:GET",), API),
     ("apigatewayv2", "CreateIntegration"): Needs(("apigateway:POST",), API),
+    ("apigatewayv2", "UpdateIntegration"): Needs(("apigateway:PATCH",), API),  # drift
     ("apigatewayv2", "DeleteIntegration"): Needs(("apigateway:DELETE",), API),
     ("apigatewayv2", "GetRoutes"): Needs(("apigateway:GET",), API),
     ("apigatewayv2", "CreateRoute"): Needs(("apigateway:POST",), API),

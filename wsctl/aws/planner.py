@@ -271,8 +271,10 @@ def _integration_actions(spec: ServiceSpec, remote: RemoteState) -> list[Action]
             actions.append(Action("create", "integration", uri, name, function=fn))
         else:
             label = f"{name} ({integration_id})"
+            drift = remote.integration_drift.get(uri, ())
+            verb: Verb = "update" if drift else "unchanged"
             actions.append(
-                Action("unchanged", "integration", uri, label, ref=integration_id, function=fn)
+                Action(verb, "integration", uri, label, drift, ref=integration_id, function=fn)
             )
     return actions
 

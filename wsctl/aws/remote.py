@@ -133,6 +133,8 @@ class RemoteState:
     log_groups: dict[str, LogGroupState] = field(default_factory=dict)
     functions: dict[str, FunctionState] = field(default_factory=dict)
     integrations: dict[str, str] = field(default_factory=dict)  # uri -> integration id
+    # uri -> the settings of wsctl's that differ from what it sets (resources.INTEGRATION_SETTINGS)
+    integration_drift: dict[str, tuple[str, ...]] = field(default_factory=dict)
     stray_integrations: list[str] = field(default_factory=list)  # ids of duplicates/unknowns
     routes: dict[str, RouteState] = field(default_factory=dict)
     authorizers: dict[str, AuthorizerState] = field(default_factory=dict)  # by name
@@ -262,6 +264,9 @@ def _read_table(client, name, tags) -> TableState | str | None:
     )
 
 
+_SETTING_NAMES = {"IntegrationType": "integration type", "IntegrationMethod": "integration method"}
+
+
 def _discover_api(client, spec, remote, tags, concurrency) -> None:
     name = naming.api_name(spec)
     apis = sorted(client.apis_named(name), key=lambda api: str(api.get("CreatedDate", "")))
@@ -295,6 +300,13 @@ def _discover_api(client, spec, remote, tags, concurrency) -> None:
             remote.stray_integrations.append(integration["IntegrationId"])
         else:
             remote.integrations[uri] = integration["IntegrationId"]
+            drift = tuple(
+                _SETTING_NAMES[setting]
+                for setting, wanted in resources.INTEGRATION_SETTINGS.items()
+                if integration.get(setting) != wanted
+            )
+            if drift:
+                remote.integration_drift[uri] = drift
     for route in routes:
         key = route["RouteKey"]
         selection = route.get("RouteResponseSelectionExpression") or None

@@ -156,6 +156,10 @@ def connections_arn(spec: ServiceSpec, place: Place, api_id: str) -> str:
     return execute_api_arn(place, api_id, f"{spec.stage}/*/@connections/*")
 
 
+# How every route reaches its function: the Lambda proxy, which Lambda invokes with POST.
+INTEGRATION_SETTINGS = {"IntegrationType": "AWS_PROXY", "IntegrationMethod": "POST"}
+
+
 def integration_uri(spec: ServiceSpec, function: str, place: Place) -> str:
     """How API Gateway invokes a Lambda function through an AWS_PROXY integration."""
     return (
