@@ -15,43 +15,16 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from up_local import start
 from websockets.asyncio.client import connect
 
 PHASE_TIMEOUT = 120.0
-START_TIMEOUT = 60.0
-
-
-def start(root: Path) -> tuple[subprocess.Popen, str, Path]:
-    """`wsctl up --local --port 0` of the bundled service; its WebSocket URL once it serves."""
-    log = root / "up.log"
-    env = {**os.environ, "WSCTL_HOME": str(root / "home"), "NO_COLOR": "1"}
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wsctl", "up", "--local", "--port", "0"],
-            cwd=root,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        found = re.search(r"ws://127\.0\.0\.1:\d+/dev", log.read_text())
-        if found:
-            return process, found.group(0), log
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.terminate()
-    raise SystemExit(f"up --local did not start:\n{log.read_text()}")
 
 
 async def client(url: str, messages: int) -> None:

@@ -17,16 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
 
+from up_local import start
 from websockets.asyncio.client import connect
 
 TARGET_S = 2.0
@@ -51,29 +49,6 @@ def default(event, context):
     body = {"route": event["requestContext"]["routeKey"], "version": VERSION}
     return {"statusCode": 200, "body": json.dumps(body)}
 """
-
-
-def start(root: Path) -> tuple[subprocess.Popen, str, Path]:
-    log = root / "up.log"
-    env = {**os.environ, "WSCTL_HOME": str(root / "home"), "NO_COLOR": "1"}
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wsctl", "up", "--local", "--port", "0"],
-            cwd=root,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = re.search(r"ws://127\.0\.0\.1:\d+/bench", log.read_text())
-        if found:
-            return process, found.group(0), log
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.terminate()
-    raise SystemExit(f"up --local did not start:\n{log.read_text()}")
 
 
 async def ask(ws, action: str) -> dict:
@@ -117,7 +92,7 @@ def main() -> int:
         (root / "lambda_code").mkdir()
         (root / "wsctl.toml").write_text(textwrap.dedent(TOML))
         (root / "lambda_code" / "handler.py").write_text(HANDLER)
-        process, url, _ = start(root)
+        process, url, _ = start(root, stage="bench")
         try:
             routes, code = asyncio.run(measure(url, root, rounds))
         finally:
