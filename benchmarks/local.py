@@ -26,18 +26,21 @@ import asyncio
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from up_local import start as start_up_local
 from websockets.asyncio.client import ClientConnection, connect
 
 IN_FLIGHT = 20
 TARGET_N = 500
-CONNECT_CONCURRENCY = 100
+CONNECT_CONCURRENCY = 16  # as browsers and wscat users arrive: a few at a time (DESIGN.md 7)
 PHASE_TIMEOUT = 60.0
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,28 +85,6 @@ def serve_plain() -> None:
     asyncio.run(main())
 
 
-def serve_emulator(profile: str | None) -> None:
-    """The emulator running the bundled service, until stdin closes."""
-    from wsctl.config import CONFIG_FILE, bundled_service_dir, parse_spec_file
-    from wsctl.local import LocalService
-    from wsctl.local.serve import settle_heap
-
-    spec = parse_spec_file(bundled_service_dir() / CONFIG_FILE)
-    profiler = None
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    with LocalService(spec, sandboxes=True) as service:  # as `wsctl up --local` runs it
-        settle_heap()  # as `wsctl up --local` does
-        print(f"PORT {service.port} /{spec.stage}", flush=True)
-        sys.stdin.read()
-    if profiler is not None:
-        profiler.disable()
-        profiler.dump_stats(profile)
-
-
 @dataclass
 class ServerProcess:
     kind: str
@@ -111,16 +92,22 @@ class ServerProcess:
     url: str
 
     @classmethod
-    def start(cls, kind: str, profile: str | None = None) -> ServerProcess:
-        command = [sys.executable, __file__, "--serve", kind]
-        if profile:
-            command += ["--profile", profile]
+    def start(cls, kind: str) -> ServerProcess:
         process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, __file__, "--serve", kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert process.stdout is not None
         _, port, path = process.stdout.readline().split()
         return cls(kind, process, f"ws://127.0.0.1:{port}{path}")
+
+    @classmethod
+    def start_emulator(cls, root: Path) -> ServerProcess:
+        """`wsctl up --local` of the bundled service, started as a user starts it."""
+        process, url, _ = start_up_local(root)
+        return cls("emulator", process, url)
 
     def rss_mb(self) -> float:
         """PSS summed over the server and every process under it (the emulator's sandboxes):
@@ -128,8 +115,10 @@ class ServerProcess:
         return sum(_pss_kb(pid) for pid in _tree(self.process.pid)) / 1024
 
     def stop(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        else:
+            self.process.send_signal(signal.SIGINT)  # Ctrl-C, as a user stops `up --local`
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -354,26 +343,23 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs of each phase; the table shows medians"
     )
-    parser.add_argument("--serve", choices=("plain", "emulator"), help=argparse.SUPPRESS)
-    parser.add_argument("--profile", help="emulator only: write cProfile stats to this file")
+    parser.add_argument("--serve", choices=("plain",), help=argparse.SUPPRESS)
     args = parser.parse_args()
     raise_fd_limit()
     if args.serve == "plain":
         serve_plain()
         return 0
-    if args.serve == "emulator":
-        serve_emulator(args.profile)
-        return 0
     sizes = [int(size) for size in args.sizes.split(",")]
-    servers = {
-        "plain": ServerProcess.start("plain"),
-        "emulator": ServerProcess.start("emulator", args.profile),
-    }
-    try:
-        results = asyncio.run(measure(servers, sizes, args.broadcasts, args.repeat))
-    finally:
-        for server in servers.values():
-            server.stop()
+    with tempfile.TemporaryDirectory(prefix="wsctl-bench-") as root:
+        servers = {
+            "plain": ServerProcess.start("plain"),
+            "emulator": ServerProcess.start_emulator(Path(root)),
+        }
+        try:
+            results = asyncio.run(measure(servers, sizes, args.broadcasts, args.repeat))
+        finally:
+            for server in servers.values():
+                server.stop()
     print_table(sizes, results["plain"], results["emulator"])
     return 0
 
