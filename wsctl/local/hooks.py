@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from botocore.awsrequest import AWSPreparedRequest
 from botocore.handlers import BUILTIN_HANDLERS
 from botocore.response import StreamingBody
 
@@ -46,7 +47,7 @@ from wsctl.local.connections import ConnectionsBackend, ManagementError
 from wsctl.local.invoke import LambdaError, LocalLambda, parse_ref
 
 _backends: dict[tuple[str, str], ConnectionsBackend] = {}
-_moto_lock = threading.Lock()
+moto_lock = threading.Lock()
 _moto_users = 0
 _registry_lock = threading.Lock()
 
@@ -176,7 +177,7 @@ def _management_call(model: Any, params: dict[str, Any], **_: Any) -> tuple | No
 _endpoint_keys: dict[str, tuple[str, str] | None] = {}
 
 
-def _backend_for(endpoint_url: str) -> ConnectionsBackend | None:
+def backend_for(endpoint_url: str) -> ConnectionsBackend | None:
     """The backend behind a client's ``https://{domainName}/{stage}`` endpoint, if ours."""
     key = _endpoint_keys.get(endpoint_url, ())
     if key == ():
@@ -192,7 +193,7 @@ def _backend_for(endpoint_url: str) -> ConnectionsBackend | None:
 def _direct_post(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def post_to_connection(self: Any, *args: Any, **kwargs: Any) -> Any:
-        backend = _backend_for(self.meta.endpoint_url) if _backends else None
+        backend = backend_for(self.meta.endpoint_url) if _backends else None
         connection_id, data = kwargs.get("ConnectionId"), kwargs.get("Data")
         plain = (
             not args
@@ -224,11 +225,35 @@ def _wrap_post(class_attributes: dict[str, Any], **_: Any) -> None:
         )
 
 
+def moto_dynamodb(region: str, operation: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """A DynamoDB request body as botocore serialized it, answered by the embedded moto as it
+    answers over HTTP: status, headers, body."""
+    from moto.core.models import botocore_stubber
+
+    request = AWSPreparedRequest(
+        "POST",
+        f"https://dynamodb.{region}.amazonaws.com/",
+        {
+            "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+        body,
+        False,
+    )
+    with moto_lock:
+        response = botocore_stubber(event_name=f"before-send.dynamodb.{operation}", request=request)
+    return (
+        response.status_code,
+        {k.lower(): v for k, v in response.headers.items()},
+        response.content,
+    )
+
+
 def _serialized(stubber: Callable[..., Any]) -> Callable[..., Any]:
     def moto_one_at_a_time(**kwargs: Any) -> Any:
         if not _moto_users:
             return stubber(**kwargs)
-        with _moto_lock:
+        with moto_lock:
             return stubber(**kwargs)
 
     return moto_one_at_a_time
@@ -238,7 +263,7 @@ def _install() -> None:
     BUILTIN_HANDLERS.append(("before-call.apigatewaymanagementapi", _management_call))
     BUILTIN_HANDLERS.append(("creating-client-class.apigatewaymanagementapi", _wrap_post))
     BUILTIN_HANDLERS.append(("before-call.lambda.Invoke", _lambda_invoke))
-    scan = fastscan.make_scan_hook(_moto_lock, lambda: _moto_users > 0)
+    scan = fastscan.make_scan_hook(moto_lock, lambda: _moto_users > 0)
     BUILTIN_HANDLERS.append(("before-call.dynamodb.Scan", scan))
     try:
         from moto.core.models import botocore_stubber

@@ -1,17 +1,18 @@
 """Functions in sandboxes: each function runs in warm worker processes of its own, as Lambda
 runs it in execution environments (DESIGN.md section 7).
 
-- A sandbox is a Python process running ``sandbox_worker``: its own environment with
-  Lambda's variables, its own
-  module globals. It runs one invocation at a time and stays warm for the next.
+- A sandbox is a Python process forked from the zygote (``forkserver``), running
+  ``sandbox_worker``: its own environment with Lambda's variables, its own module globals.
+  It runs one invocation at a time and stays warm for the next.
 - Concurrent invocations of a function get more sandboxes, up to ``max_sandboxes`` each; more
   wait for one to be free. After a burst, only ``KEEP_IDLE`` stay warm.
 - A timeout kills the sandbox ("Task timed out after N seconds"); a crash (exit, segfault)
   ends only that sandbox. Either way the next invocation gets a fresh one.
 - Hot reload retires every sandbox: new ones import the new code.
 - The handler's calls to DynamoDB, the management API and Lambda come over the sandbox's pipe
-  and are made here, by this process's own boto3 clients (answered by the embedded moto and the
-  emulator's hooks), after checking the function's declared permissions (``permissions``).
+  in batches and are answered here, after checking the function's declared permissions
+  (``permissions``): DynamoDB by the embedded moto, posts by the gateway's connections, the
+  rest by this process's own boto3 clients (answered by the emulator's hooks).
 """
 
 from __future__ import annotations
@@ -19,17 +20,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
@@ -39,8 +38,9 @@ from rich.markup import escape
 
 from wsctl import naming
 from wsctl.config import FunctionSpec, ServiceSpec
-from wsctl.local import observe, permissions, sandbox_worker
-from wsctl.local.connections import now_ms
+from wsctl.local import fastscan, hooks, observe, permissions
+from wsctl.local.connections import ManagementError, now_ms
+from wsctl.local.forkserver import ForkServer
 from wsctl.local.invoke import parse_ref
 from wsctl.local.runtime import ACCOUNT_ID, FunctionFailed, FunctionHost, _invocation
 
@@ -54,17 +54,8 @@ _FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
 }
+_JSON_HEADERS = {"content-type": "application/x-amz-json-1.0"}
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
-# The worker runs as a file of its own, not as part of the wsctl package: importing the package
-# would load the emulator (and moto) into every sandbox. -I: no PYTHON* variables, no user
-# site; the worker puts the code directory first on sys.path, as Lambda's task root is.
-_BOOT = (
-    "import importlib.util, sys; "
-    "spec = importlib.util.spec_from_file_location('wsctl_sandbox_worker', sys.argv[1]); "
-    "worker = sys.modules[spec.name] = importlib.util.module_from_spec(spec); "
-    "spec.loader.exec_module(worker); "
-    "worker.run_from_argv(sys.argv[2:])"
-)
 
 
 class SandboxDied(Exception):
@@ -81,26 +72,9 @@ class Sandbox:
         self.function = function
         self.generation = generation
         self.log_stream = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
-        parent, child = socket.socketpair()
-        env = host.environment_for(function, self)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                "-c",
-                _BOOT,
-                sandbox_worker.__file__,
-                str(child.fileno()),
-                str(host.code_dir),
-                function.handler,
-            ],
-            pass_fds=(child.fileno(),),
-            env=env,
-            cwd=host.code_dir,
-            stdin=subprocess.DEVNULL,
+        self.pid, self._connection = host.zygote.spawn(
+            str(host.code_dir), function.handler, host.environment_for(function, self)
         )
-        child.close()
-        self._connection = Connection(parent.detach())
         self._send_lock = threading.Lock()
         self._current: concurrent.futures.Future[tuple] | None = None
         self.import_error: str | None = None
@@ -114,7 +88,7 @@ class Sandbox:
             message = self._connection.recv()
         except (EOFError, OSError):
             self.alive = False
-            raise SandboxDied(self.process.poll()) from None
+            raise SandboxDied(self.host.zygote.exit_code(self.pid, timeout=5)) from None
         self.import_error = message[1]
         threading.Thread(target=self._read, name="wsctl-sandbox-pipe", daemon=True).start()
 
@@ -135,8 +109,8 @@ class Sandbox:
         try:
             while True:
                 message = self._connection.recv()
-                if message[0] == "call":
-                    self.host.answer(self, *message[1:])
+                if message[0] == "calls":
+                    self.host.answer(self, message[1])
                 elif message[0] == "done" and self._current is not None:
                     current, self._current = self._current, None
                     if not current.done():  # cancelled: the emulator is stopping
@@ -146,18 +120,14 @@ class Sandbox:
 
     def _died(self) -> None:
         self.alive = False
-        with contextlib.suppress(Exception):
-            self.process.wait(timeout=5)
+        exit_code = self.host.zygote.exit_code(self.pid, timeout=5)
         current, self._current = self._current, None
         if current is not None and not current.done():
-            current.set_exception(SandboxDied(self.process.returncode))
+            current.set_exception(SandboxDied(exit_code))
 
     def kill(self) -> None:
         self.alive = False
-        with contextlib.suppress(Exception):
-            self.process.kill()
-        with contextlib.suppress(Exception):
-            self.process.wait(timeout=5)
+        self.host.zygote.kill(self.pid)
         with contextlib.suppress(Exception):
             self._connection.close()
 
@@ -198,6 +168,14 @@ class SandboxHost(FunctionHost):
             max_workers=32, thread_name_prefix="sandbox-call"
         )
         self._closed = False
+        self._fast_scan = fastscan.make_scan_hook(hooks.moto_lock, lambda: True)
+        self._zygote: ForkServer | None = None
+
+    @property
+    def zygote(self) -> ForkServer:
+        if self._zygote is None:
+            self._zygote = ForkServer()
+        return self._zygote
 
     # What a sandbox is given -----------------------------------------------------------------
     def environment_for(self, function: FunctionSpec, sandbox: Sandbox) -> dict[str, str]:
@@ -257,6 +235,8 @@ class SandboxHost(FunctionHost):
     def shutdown(self, grace: float = 5.0) -> None:
         self._closed = True
         self._retire_all()
+        if self._zygote is not None:
+            self._zygote.close()
         self._calls.shutdown(wait=False, cancel_futures=True)
         super().shutdown(grace=0)
 
@@ -387,24 +367,99 @@ class SandboxHost(FunctionHost):
                 )
 
     # The handler's AWS calls -------------------------------------------------------------------
-    def answer(self, sandbox: Sandbox, call_id: int, *call: Any) -> None:
-        """A call from ``sandbox`` (service, operation, params, url): checked, then made here;
-        the reply goes back on its pipe. Lambda's Invoke may wait on another function, so it
-        runs apart; the rest inline."""
-        if call[0] == "lambda":
-            self._calls.submit(self._answer, sandbox, call_id, call)
-        else:
-            self._answer(sandbox, call_id, call)
+    def answer(self, sandbox: Sandbox, calls: list[tuple]) -> None:
+        """A batch of calls from ``sandbox``: each checked against the function's permissions,
+        then answered; the answers go back in one message. Lambda's Invoke may wait on another
+        function, so it is answered apart; the rest inline."""
+        replies = []
+        for call_id, kind, *request in calls:
+            if kind == "call" and request[0] == "lambda":
+                self._calls.submit(self._answer_apart, sandbox, call_id, request)
+            else:
+                replies.append((call_id, self._reply(sandbox.function, kind, request)))
+        if replies:
+            with contextlib.suppress(OSError, ValueError):
+                sandbox.send(("replies", replies))
 
-    def _answer(self, sandbox: Sandbox, call_id: int, call: tuple) -> None:
-        reply: tuple[bool, Any]
-        try:
-            reply = self._call(sandbox.function, *call)
-        except Exception as exc:  # never leave the sandbox waiting
-            error = {"Error": {"Code": "InternalFailure", "Message": str(exc)}}
-            reply = (False, (500, error))
+    def _answer_apart(self, sandbox: Sandbox, call_id: int, request: list) -> None:
+        reply = self._reply(sandbox.function, "call", request)
         with contextlib.suppress(OSError, ValueError):
-            sandbox.send(("reply", call_id, *reply))
+            sandbox.send(("replies", [(call_id, reply)]))
+
+    def _reply(self, function: FunctionSpec, kind: str, request: list) -> Any:
+        """The answer to one call, in the shape its kind's caller expects; never raises, so a
+        sandbox is never left waiting."""
+        try:
+            if kind == "post":
+                return self._post(function, *request)
+            if kind == "dynamodb":
+                return self._dynamodb(function, *request)
+            return self._call(function, *request)
+        except Exception as exc:
+            error = {"Error": {"Code": "InternalFailure", "Message": str(exc)}}
+            if kind == "post":
+                return 500, error
+            if kind == "dynamodb":
+                return "parsed", 500, {}, error
+            return False, (500, error)
+
+    def _post(
+        self, function: FunctionSpec, endpoint: str, connection_id: str, data: bytes
+    ) -> tuple[int, dict | None]:
+        """PostToConnection: (status, None) when delivered, else (status, AWS's error)."""
+        backend = hooks.backend_for(endpoint) if function.manages_connections else None
+        if backend is None:  # denied, or an endpoint not ours: the general path says so
+            url = f"{endpoint}/%40connections/{quote(connection_id, safe='')}"
+            params = {"ConnectionId": connection_id, "Data": data}
+            ok, (status, parsed) = self._call(
+                function, "apigatewaymanagementapi", "PostToConnection", params, url
+            )
+            return status, None if ok else parsed
+        try:
+            backend.post(connection_id, data)
+        except ManagementError as exc:
+            return exc.status, {"Error": {"Code": exc.code, "Message": exc.message}}
+        return 200, None
+
+    def _dynamodb(
+        self, function: FunctionSpec, operation: str, body: bytes
+    ) -> tuple[str, int, dict[str, str], Any]:
+        """A DynamoDB call as botocore serialized it: ("raw", status, headers, body) as
+        DynamoDB answers it, or ("parsed", status, {}, result) from the Scan fast lane."""
+        try:
+            params = json.loads(body)
+        except ValueError:
+            params = {}
+        denied = self._denied(
+            function, "dynamodb", operation, params if isinstance(params, dict) else {}
+        )
+        if denied is not None:
+            error = {"__type": f"com.amazon.coral.service#{denied.code}", "message": denied.message}
+            return "raw", denied.status, dict(_JSON_HEADERS), json.dumps(error).encode()
+        if operation == "Scan":
+            fast = self._fast_scan(None, {"body": body, "url": ""}, {"client_region": self.region})
+            if fast is not None:
+                return "parsed", 200, {}, fast[1]
+        return ("raw", *hooks.moto_dynamodb(self.region, operation, body))
+
+    def _denied(
+        self,
+        function: FunctionSpec,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        invoked: str | None = None,
+    ) -> permissions.Denied | None:
+        """AWS's refusal if the function may not make this call, printed with the fix."""
+        denied = permissions.check(
+            self.spec, function, self.region, service, operation, params, invoked
+        )
+        if denied is not None:
+            self.console.print(
+                f"[yellow]Denied:[/] {escape(denied.message)}\n  [bold]{escape(denied.hint)}[/]",
+                highlight=False,
+            )
+        return denied
 
     def _call(
         self,
@@ -421,14 +476,8 @@ class SandboxHost(FunctionHost):
             if ref is not None and ref.name.startswith(prefix):
                 candidate = ref.name[len(prefix) :]
                 invoked = candidate if candidate in self.spec.functions else None
-        denied = permissions.check(
-            self.spec, function, self.region, service, operation, params, invoked
-        )
+        denied = self._denied(function, service, operation, params, invoked)
         if denied is not None:
-            self.console.print(
-                f"[yellow]Denied:[/] {escape(denied.message)}\n  [bold]{escape(denied.hint)}[/]",
-                highlight=False,
-            )
             error = {"Error": {"Code": denied.code, "Message": denied.message}}
             return False, (denied.status, error)
         client = self._client(service, _endpoint(service, url))

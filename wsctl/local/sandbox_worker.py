@@ -16,6 +16,7 @@ Messages (pickled by ``multiprocessing.connection``):
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import os
 import queue
@@ -75,38 +76,61 @@ class LambdaContext:
 
 
 class _Channel:
-    """The pipe to the emulator: sends under a lock, replies routed to their waiting caller."""
+    """The pipe to the emulator. Calls from any number of handler threads are sent in batches:
+    a thread that finds no send under way sends everything queued, itself included, so a
+    fan-out of 64 threads costs a few pipe messages per round, not one per post. Replies come
+    back in batches too, each routed to its waiting caller."""
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
         self.invocations: queue.Queue[tuple | None] = queue.Queue()
         self._send_lock = threading.Lock()
-        self._calls: dict[int, tuple[threading.Event, list]] = {}
-        self._next = 0
-        self._ids = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queued: list[tuple] = []
+        self._sending = False
+        self._calls: dict[int, list] = {}
+        self._ids = itertools.count(1)
 
     def send(self, message: tuple) -> None:
         with self._send_lock:
             self.connection.send(message)
 
-    def call(self, service: str, operation: str, params: dict, endpoint: str) -> tuple[bool, Any]:
-        with self._ids:
-            self._next += 1
-            call_id = self._next
-        done, box = threading.Event(), []
-        self._calls[call_id] = (done, box)
-        self.send(("call", call_id, service, operation, params, endpoint))
-        done.wait()
-        return box[0]
+    def call(self, request: tuple) -> Any:
+        """Send ``request`` (kind, ...) to the emulator and wait for its answer."""
+        call_id = next(self._ids)
+        waiting = threading.Lock()
+        waiting.acquire()
+        box = [waiting]
+        self._calls[call_id] = box
+        with self._queue_lock:
+            self._queued.append((call_id, *request))
+            if self._sending:
+                lead = False
+            else:
+                lead = self._sending = True
+        if lead:
+            self._send_queued()
+        waiting.acquire()  # released by the reader once the answer is in the box
+        return box[1]
+
+    def _send_queued(self) -> None:
+        while True:
+            with self._queue_lock:
+                batch, self._queued = self._queued, []
+                if not batch:
+                    self._sending = False
+                    return
+            self.send(("calls", batch))
 
     def read_forever(self) -> None:
         try:
             while True:
                 message = self.connection.recv()
-                if message[0] == "reply":
-                    done, box = self._calls.pop(message[1])
-                    box.append((message[2], message[3]))
-                    done.set()
+                if message[0] == "replies":
+                    for call_id, answer in message[1]:
+                        box = self._calls.pop(call_id)
+                        box.append(answer)
+                        box[0].release()
                 else:
                     self.invocations.put(message)
         except (EOFError, OSError):
@@ -147,10 +171,24 @@ class _LogLines(logging.Handler):
 
 
 def _install_forwarding(channel: _Channel) -> None:
-    """botocore hooks: every call to a forwarded service is answered by the emulator."""
+    """botocore hooks: every call to a forwarded service is answered by the emulator.
+
+    - DynamoDB: the request body botocore serialized goes as it is; the emulator answers with
+      the HTTP status, headers and body DynamoDB would send, which botocore parses here as it
+      parses AWS's (or, for a plain Scan, with the items already parsed).
+    - PostToConnection with a connection id and bytes (a broadcast's hot path): the client
+      method itself sends id and data, skipping botocore's serializing; errors are raised as
+      the client's own modeled exceptions. Any other call takes botocore's path.
+    - Everything else: the operation and its parameters; the emulator makes the call.
+    """
+    import functools
+
     from botocore.awsrequest import AWSResponse
     from botocore.handlers import BUILTIN_HANDLERS
+    from botocore.parsers import create_parser
     from botocore.response import StreamingBody
+
+    json_parser = create_parser("json")
 
     def keep_params(params: dict, context: dict, **_: Any) -> None:
         # The dict itself, not a copy: boto3's resources (Table.query(KeyConditionExpression=
@@ -158,30 +196,67 @@ def _install_forwarding(channel: _Channel) -> None:
         # before-parameter-build handlers, which run after this one.
         context["wsctl_params"] = params
 
-    def forward(model: Any, params: dict, context: dict, **_: Any) -> tuple:
-        service = model.service_model.service_name
-        api_params = dict(context.get("wsctl_params", {}))
-        for key, value in list(api_params.items()):
-            if hasattr(value, "read"):  # a file-like Payload or Data: its bytes travel
-                api_params[key] = value.read()
-        url = params.get("url", "")
-        ok, value = channel.call(service, model.name, api_params, url)
-        if ok:
-            status, parsed = value
-            if "Payload" in parsed and isinstance(parsed["Payload"], bytes):
-                body = parsed["Payload"]
-                parsed["Payload"] = StreamingBody(io.BytesIO(body), len(body))
-        else:
-            status, parsed = value
+    def answered(url: str, status: int, parsed: dict) -> tuple:
         parsed.setdefault("ResponseMetadata", {})
         parsed["ResponseMetadata"].update(
             {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
         )
         return AWSResponse(url, status, {}, io.BytesIO(b"")), parsed
 
+    def forward(model: Any, params: dict, context: dict, **_: Any) -> tuple:
+        service = model.service_model.service_name
+        url = params.get("url", "")
+        if service == "dynamodb":
+            kind, status, headers, body = channel.call(("dynamodb", model.name, params["body"]))
+            if kind == "parsed":
+                return answered(url, status, body)
+            response = {"status_code": status, "headers": headers, "body": body}
+            parsed = json_parser.parse(response, model.output_shape)
+            return AWSResponse(url, status, headers, io.BytesIO(body)), parsed
+        api_params = dict(context.get("wsctl_params", {}))
+        for key, value in list(api_params.items()):
+            if hasattr(value, "read"):  # a file-like Payload or Data: its bytes travel
+                api_params[key] = value.read()
+        ok, (status, parsed) = channel.call(("call", service, model.name, api_params, url))
+        if ok and isinstance(parsed.get("Payload"), bytes):
+            body = parsed["Payload"]
+            parsed["Payload"] = StreamingBody(io.BytesIO(body), len(body))
+        return answered(url, status, parsed)
+
+    def direct_post(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def post_to_connection(self: Any, *args: Any, **kwargs: Any) -> Any:
+            connection_id, data = kwargs.get("ConnectionId"), kwargs.get("Data")
+            plain = (
+                not args
+                and len(kwargs) == 2
+                and isinstance(connection_id, str)
+                and connection_id
+                and isinstance(data, bytes | bytearray | str)
+            )
+            if not plain:
+                return original(self, *args, **kwargs)
+            payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+            endpoint = self.meta.endpoint_url
+            status, error = channel.call(("post", endpoint, connection_id, payload))
+            metadata = {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
+            if error is None:
+                return {"ResponseMetadata": metadata}
+            response = {**error, "ResponseMetadata": metadata}
+            raise self.exceptions.from_code(error["Error"]["Code"])(response, "PostToConnection")
+
+        return post_to_connection
+
+    def wrap_post(class_attributes: dict[str, Any], **_: Any) -> None:
+        if "post_to_connection" in class_attributes:
+            class_attributes["post_to_connection"] = direct_post(
+                class_attributes["post_to_connection"]
+            )
+
     for service in FORWARDED:
         BUILTIN_HANDLERS.append((f"before-parameter-build.{service}", keep_params))
         BUILTIN_HANDLERS.append((f"before-call.{service}", forward))
+    BUILTIN_HANDLERS.append(("creating-client-class.apigatewaymanagementapi", wrap_post))
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
@@ -253,9 +328,117 @@ def main(connection: Any, code_dir: str, handler_name: str, env: dict[str, str])
             channel.send(("done", False, marshal_error, list(lines)))
 
 
-def run_from_argv(argv: list[str]) -> None:
-    """Entry point of the sandbox process: ``FD CODE_DIR HANDLER`` (environment inherited)."""
+# The zygote ------------------------------------------------------------------------------------
+def _preload() -> None:
+    """Import botocore and boto3 and load the models handlers use, once, in the zygote: every
+    sandbox forked from it shares those pages (copy-on-write) and starts in milliseconds.
+
+    A botocore session loads its models through a loader of its own; handlers create sessions
+    freely (boto3.client, boto3.Session()), so each would parse the same JSON again. Sessions
+    created in a sandbox share this one loader instead, as clients of one session share it.
+    """
+    import boto3
+    import botocore.loaders
+    import botocore.session
+
+    loader = botocore.loaders.create_loader()
+    session = botocore.session.Session()
+    session.register_component("data_loader", loader)
+    warm = boto3.session.Session(
+        botocore_session=session,
+        region_name="us-east-1",
+        aws_access_key_id="zygote",
+        aws_secret_access_key="zygote",
+    )
+    warm.client("dynamodb")
+    warm.resource("dynamodb")
+    warm.client("apigatewaymanagementapi", endpoint_url="https://zygote.invalid/dev")
+    warm.client("lambda")
+
+    def shared_loader(search_path_string: str | None = None) -> Any:
+        if search_path_string:  # AWS_DATA_PATH set by the function: its own models
+            return botocore.loaders.create_loader(search_path_string)
+        return loader
+
+    botocore.session.create_loader = shared_loader  # type: ignore[assignment]
+
+
+def _become_sandbox(control: Any, wakeup: tuple[int, int], request: tuple, fd: int) -> None:
+    """In a child just forked from the zygote: drop the zygote's plumbing, run the sandbox."""
+    import signal
     from multiprocessing.connection import Connection
 
-    fd, code_dir, handler_name = argv
-    main(Connection(int(fd)), code_dir, handler_name, dict(os.environ))
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    control.close()
+    for end in wakeup:
+        os.close(end)
+    _, code_dir, handler_name, env = request
+    code = 0
+    try:
+        main(Connection(fd), code_dir, handler_name, env)
+    except SystemExit as exit_:  # sys.exit() in a handler ends the sandbox with its status
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        code = 1
+    os._exit(code)
+
+
+def run_zygote(control_fd: int) -> None:
+    """Fork sandboxes on request, and report when they exit.
+
+    Requests come as one packet each on ``control_fd`` (a SOCK_SEQPACKET socket), pickled
+    ``("spawn", code_dir, handler, env)`` with the sandbox's end of its pipe attached; the
+    answer is ``("spawned", pid)``, and ``("exited", pid, exit code)`` when it ends. The zygote
+    stays single-threaded, so forking it is safe.
+    """
+    import gc
+    import pickle
+    import selectors
+    import signal
+    import socket
+
+    control = socket.socket(fileno=control_fd)
+    _preload()
+    gc.collect()
+    gc.freeze()  # the preloaded objects stay put: a sandbox does not copy their pages
+    wakeup = os.pipe()
+    os.set_blocking(wakeup[1], False)
+    signal.set_wakeup_fd(wakeup[1])
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector = selectors.DefaultSelector()
+    selector.register(control, selectors.EVENT_READ)
+    selector.register(wakeup[0], selectors.EVENT_READ)
+    children: set[int] = set()
+    control.send(pickle.dumps(("ready",)))
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is control:
+                data, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
+                if not data:  # the emulator is gone: so are its sandboxes
+                    for pid in children:
+                        os.kill(pid, signal.SIGKILL)
+                    return
+                request = pickle.loads(data)
+                pid = os.fork()
+                if pid == 0:
+                    _become_sandbox(control, wakeup, request, fds[0])
+                os.close(fds[0])
+                children.add(pid)
+                control.send(pickle.dumps(("spawned", pid)))
+            else:
+                os.read(wakeup[0], 512)
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            children.discard(pid)
+            control.send(pickle.dumps(("exited", pid, os.waitstatus_to_exitcode(status))))
+
+
+def run_from_argv(argv: list[str]) -> None:
+    """Entry point of the zygote process: ``zygote FD``."""
+    run_zygote(int(argv[1]))
