@@ -18,6 +18,7 @@ runs it in execution environments (DESIGN.md section 7).
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import json
@@ -65,7 +66,8 @@ class SandboxDied(Exception):
 
 
 class Sandbox:
-    """One worker process of one function, and the thread that reads its pipe."""
+    """One worker process of one function. Its pipe is read by the event loop, which answers
+    the handler's calls there too: a reply never waits for a thread to get the GIL."""
 
     def __init__(self, host: SandboxHost, function: FunctionSpec, generation: int) -> None:
         self.host = host
@@ -76,11 +78,13 @@ class Sandbox:
             str(host.code_dir), function.handler, host.environment_for(function, self)
         )
         self._send_lock = threading.Lock()
-        self._current: concurrent.futures.Future[tuple] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._current: asyncio.Future[tuple] | None = None
         self.import_error: str | None = None
         self.alive = True
 
     def wait_ready(self) -> None:
+        """Block until the handler is imported (any thread)."""
         if not self._connection.poll(START_TIMEOUT):
             self.kill()
             raise SandboxDied(None)
@@ -90,46 +94,84 @@ class Sandbox:
             self.alive = False
             raise SandboxDied(self.host.zygote.exit_code(self.pid, timeout=5)) from None
         self.import_error = message[1]
-        threading.Thread(target=self._read, name="wsctl-sandbox-pipe", daemon=True).start()
 
     def send(self, message: tuple) -> None:
         with self._send_lock:
             self._connection.send(message)
 
-    def run(self, event: Any, fields: dict[str, Any]) -> concurrent.futures.Future[tuple]:
-        current: concurrent.futures.Future[tuple] = concurrent.futures.Future()
-        self._current = current
+    def run(self, event: Any, fields: dict[str, Any]) -> asyncio.Future[tuple]:
+        """Invoke the handler (on the loop); the future gets ("done", ok, value, log lines)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:  # nothing comes on the pipe before the first invocation
+            self._loop = loop
+            loop.add_reader(self._connection.fileno(), self._readable)
+        current = self._current = loop.create_future()
         try:
             self.send(("invoke", event, fields))
         except (OSError, ValueError):
             self._died()
         return current
 
-    def _read(self) -> None:
+    def _readable(self) -> None:
         try:
-            while True:
-                message = self._connection.recv()
-                if message[0] == "calls":
-                    self.host.answer(self, message[1])
-                elif message[0] == "done" and self._current is not None:
-                    current, self._current = self._current, None
-                    if not current.done():  # cancelled: the emulator is stopping
-                        current.set_result(message[1:])
+            message = self._connection.recv()
         except (EOFError, OSError):
             self._died()
+            return
+        if message[0] == "calls":
+            self.host.answer(self, message[1])
+        elif message[0] == "done" and self._current is not None:
+            current, self._current = self._current, None
+            if not current.done():  # cancelled: timed out, or the emulator is stopping
+                current.set_result(message[1:])
 
     def _died(self) -> None:
-        self.alive = False
-        exit_code = self.host.zygote.exit_code(self.pid, timeout=5)
+        """The process ended (on the loop): the invocation fails with its exit code, once the
+        zygote has seen it."""
+        self._detach()
         current, self._current = self._current, None
-        if current is not None and not current.done():
-            current.set_exception(SandboxDied(exit_code))
+        if current is None or current.done():
+            return
+        exit_code = asyncio.get_running_loop().run_in_executor(
+            None, self.host.zygote.exit_code, self.pid, 5.0
+        )
+
+        def fail(code: asyncio.Future[int | None]) -> None:
+            if not current.done():
+                current.set_exception(SandboxDied(code.result()))
+
+        exit_code.add_done_callback(fail)
 
     def kill(self) -> None:
+        """End the process (any thread)."""
         self.alive = False
         self.host.zygote.kill(self.pid)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._close()
+        elif _on_loop(loop):
+            self._detach()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._detach)
+
+    def _detach(self) -> None:
+        self.alive = False
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(self._connection.fileno())
+        self._close()
+
+    def _close(self) -> None:
         with contextlib.suppress(Exception):
             self._connection.close()
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 class _Pool:
@@ -140,7 +182,9 @@ class _Pool:
         self.count = 0
         self.bound = bound
         self.lock = threading.Lock()
-        self.freed: asyncio.Event | None = None
+        # Invocations waiting for a sandbox, first come first served: a released sandbox goes
+        # straight to the first (None: a slot is free, start one).
+        self.waiting: collections.deque[asyncio.Future[Sandbox | None]] = collections.deque()
 
 
 class SandboxHost(FunctionHost):
@@ -257,49 +301,88 @@ class SandboxHost(FunctionHost):
     # Invoking --------------------------------------------------------------------------------
     async def _acquire(self, function: FunctionSpec) -> Sandbox:
         pool = self._pool(function.name)
-        if pool.freed is None:
-            pool.freed = asyncio.Event()
         while True:
+            retired = []
             with pool.lock:
-                while pool.idle:
-                    sandbox = pool.idle.pop()
-                    if sandbox.alive and sandbox.generation == self._generation:
-                        return sandbox
-                    pool.count -= 1
-                    sandbox.kill()
-                start = pool.count < pool.bound
+                sandbox = None
+                while pool.idle and sandbox is None:
+                    candidate = pool.idle.pop()
+                    if candidate.alive and candidate.generation == self._generation:
+                        sandbox = candidate
+                    else:
+                        pool.count -= 1
+                        retired.append(candidate)
+                start = sandbox is None and pool.count < pool.bound
                 if start:
                     pool.count += 1
+                elif sandbox is None:
+                    waiter = asyncio.get_running_loop().create_future()
+                    pool.waiting.append(waiter)
+            for candidate in retired:
+                candidate.kill()
+            if sandbox is not None:
+                return sandbox
             if start:
                 try:
                     return await asyncio.get_running_loop().run_in_executor(
                         None, self._start, function
                     )
                 except BaseException:
-                    with pool.lock:
-                        pool.count -= 1
+                    self._free_slot(pool)
                     raise
-            pool.freed.clear()
-            await pool.freed.wait()
+            try:
+                handed = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+                    self._release(waiter.result())  # handed over as we were cancelled
+                raise
+            if handed is not None:
+                return handed
+            with pool.lock:  # a slot was freed for us: take it
+                pool.count += 1
+            try:
+                return await asyncio.get_running_loop().run_in_executor(None, self._start, function)
+            except BaseException:
+                self._free_slot(pool)
+                raise
 
     def _start(self, function: FunctionSpec) -> Sandbox:
         sandbox = Sandbox(self, function, self._generation)
         sandbox.wait_ready()
         return sandbox
 
-    def _release(self, sandbox: Sandbox) -> None:
-        pool = self._pool(sandbox.function.name)
-        keep = sandbox.alive and sandbox.generation == self._generation and not self._closed
+    def _free_slot(self, pool: _Pool) -> None:
+        """A sandbox of ``pool`` is gone: the first waiter may start one."""
         with pool.lock:
-            keep = keep and len(pool.idle) < KEEP_IDLE
-            if keep:
-                pool.idle.append(sandbox)
-            else:
-                pool.count -= 1
-        if not keep:
-            sandbox.kill()
-        if pool.freed is not None:
-            pool.freed.set()
+            pool.count -= 1
+            waiter = self._next_waiter(pool)
+            if waiter is not None:
+                waiter.set_result(None)
+
+    @staticmethod
+    def _next_waiter(pool: _Pool) -> asyncio.Future[Sandbox | None] | None:
+        while pool.waiting:
+            waiter = pool.waiting.popleft()
+            if not waiter.done():
+                return waiter
+        return None
+
+    def _release(self, sandbox: Sandbox) -> None:
+        """After an invocation (on the loop): to the next waiting invocation, else kept warm
+        (up to ``KEEP_IDLE``), else ended."""
+        pool = self._pool(sandbox.function.name)
+        usable = sandbox.alive and sandbox.generation == self._generation and not self._closed
+        if usable:
+            with pool.lock:
+                waiter = self._next_waiter(pool)
+                if waiter is not None:
+                    waiter.set_result(sandbox)
+                    return
+                if len(pool.idle) < KEEP_IDLE:
+                    pool.idle.append(sandbox)
+                    return
+        sandbox.kill()
+        self._free_slot(pool)
 
     async def invoke(
         self,
@@ -332,8 +415,9 @@ class SandboxHost(FunctionHost):
                 "client_context": dict(client_context) if client_context else None,
             }
             try:
-                done = asyncio.wrap_future(sandbox.run(event, fields))
-                ok, value, lines = await asyncio.wait_for(done, timeout=function.timeout)
+                ok, value, lines = await asyncio.wait_for(
+                    sandbox.run(event, fields), timeout=function.timeout
+                )
             except TimeoutError:
                 sandbox.kill()
                 outcome = observe.TIMEOUT
@@ -354,8 +438,7 @@ class SandboxHost(FunctionHost):
             finally:
                 self._release(sandbox)
             logs.extend(lines)
-            for line in lines:
-                self.console.print(f"[dim]{escape(name)}[/] {escape(line)}", highlight=False)
+            self._print_log(name, lines)
             if not ok:
                 raise FunctionFailed(function.name, value)
             outcome = observe.OK
@@ -365,6 +448,27 @@ class SandboxHost(FunctionHost):
                 self.observers.emit(
                     _invocation(function, event, request_id, started, started_at, outcome, logs)
                 )
+
+    def _print_log(self, name: str, lines: list[str]) -> None:
+        """An invocation's log lines, each after the function's name (dimmed on a terminal).
+
+        Written straight to the console's file, not through rich's print (~80 µs a line): a
+        connection logs a line at $connect and another at $disconnect, and printing them was a
+        tenth of what a connection costs the emulator. Handlers' text is printed as written.
+        """
+        if not lines:
+            return
+        console = self.console
+        if console.record:  # a recording console (tests, exports) keeps what rich printed
+            for line in lines:
+                console.print(f"[dim]{escape(name)}[/] {escape(line)}", highlight=False)
+            return
+        prefix = (
+            f"\x1b[2m{name}\x1b[0m " if console.is_terminal and not console.no_color else name + " "
+        )
+        text = "".join(prefix + line + "\n" for line in lines)
+        console.file.write(text)  # one write: whole lines, as rich's own prints are
+        console.file.flush()
 
     # The handler's AWS calls -------------------------------------------------------------------
     def answer(self, sandbox: Sandbox, calls: list[tuple]) -> None:
@@ -377,14 +481,13 @@ class SandboxHost(FunctionHost):
                 self._calls.submit(self._answer_apart, sandbox, call_id, request)
             else:
                 replies.append((call_id, self._reply(sandbox.function, kind, request)))
-        if replies:
-            with contextlib.suppress(OSError, ValueError):
-                sandbox.send(("replies", replies))
+        with contextlib.suppress(OSError, ValueError):  # also lets the next batch leave
+            sandbox.send(("replies", replies, True))
 
     def _answer_apart(self, sandbox: Sandbox, call_id: int, request: list) -> None:
         reply = self._reply(sandbox.function, "call", request)
         with contextlib.suppress(OSError, ValueError):
-            sandbox.send(("replies", [(call_id, reply)]))
+            sandbox.send(("replies", [(call_id, reply)], False))
 
     def _reply(self, function: FunctionSpec, kind: str, request: list) -> Any:
         """The answer to one call, in the shape its kind's caller expects; never raises, so a

@@ -76,10 +76,15 @@ class LambdaContext:
 
 
 class _Channel:
-    """The pipe to the emulator. Calls from any number of handler threads are sent in batches:
-    a thread that finds no send under way sends everything queued, itself included, so a
-    fan-out of 64 threads costs a few pipe messages per round, not one per post. Replies come
-    back in batches too, each routed to its waiting caller."""
+    """The pipe to the emulator, shared by any number of handler threads.
+
+    Calls travel in batches, one batch in flight at a time: a call made while a batch is out
+    waits in the queue, and the next batch (everything queued) leaves when the emulator
+    answers the one out. A lone call leaves at once; 64 fan-out threads posting cost one pipe
+    message per round trip, not one per post. The emulator acknowledges a batch when it has
+    answered its quick calls; a Lambda Invoke, which may take long, is answered on its own and
+    never holds up the next batch.
+    """
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -87,7 +92,7 @@ class _Channel:
         self._send_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued: list[tuple] = []
-        self._sending = False
+        self._batch_out = False
         self._calls: dict[int, list] = {}
         self._ids = itertools.count(1)
 
@@ -104,35 +109,38 @@ class _Channel:
         self._calls[call_id] = box
         with self._queue_lock:
             self._queued.append((call_id, *request))
-            if self._sending:
-                lead = False
-            else:
-                lead = self._sending = True
-        if lead:
-            self._send_queued()
+            batch = self._take_batch()
+        if batch:
+            self.send(("calls", batch))
         waiting.acquire()  # released by the reader once the answer is in the box
         return box[1]
 
-    def _send_queued(self) -> None:
-        while True:
-            with self._queue_lock:
-                batch, self._queued = self._queued, []
-                if not batch:
-                    self._sending = False
-                    return
-            self.send(("calls", batch))
+    def _take_batch(self) -> list[tuple]:
+        """Under the queue lock: what to send now (nothing while a batch is out)."""
+        if self._batch_out or not self._queued:
+            return []
+        self._batch_out = True
+        batch, self._queued = self._queued, []
+        return batch
 
     def read_forever(self) -> None:
         try:
             while True:
                 message = self.connection.recv()
-                if message[0] == "replies":
-                    for call_id, answer in message[1]:
-                        box = self._calls.pop(call_id)
-                        box.append(answer)
-                        box[0].release()
-                else:
+                if message[0] != "replies":
                     self.invocations.put(message)
+                    continue
+                _, answers, batch_answered = message
+                for call_id, answer in answers:
+                    box = self._calls.pop(call_id)
+                    box.append(answer)
+                    box[0].release()
+                if batch_answered:
+                    with self._queue_lock:
+                        self._batch_out = False
+                        batch = self._take_batch()
+                    if batch:
+                        self.send(("calls", batch))
         except (EOFError, OSError):
             self.invocations.put(None)
 
