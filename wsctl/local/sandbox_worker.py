@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# How long the next batch waits for the threads the last one answered to call again.
+GATHER_SECONDS = 0.002
 FORWARDED = ("dynamodb", "apigatewaymanagementapi", "lambda")
 
 
@@ -79,26 +81,33 @@ class _Channel:
     """The pipe to the emulator, shared by any number of handler threads.
 
     Calls travel in batches, one batch in flight at a time: a call made while a batch is out
-    waits in the queue, and the next batch (everything queued) leaves when the emulator
-    answers the one out. A lone call leaves at once; 64 fan-out threads posting cost one pipe
-    message per round trip, not one per post. The emulator acknowledges a batch when it has
-    answered its quick calls; a Lambda Invoke, which may take long, is answered on its own and
-    never holds up the next batch.
+    joins the next one. When a batch is answered, the threads it releases usually call again
+    at once (a fan-out's workers post their next id), so the next batch waits for them, up to
+    ``GATHER_SECONDS``: 64 workers then cost one pipe message per round trip, not two or more.
+    A lone call (nothing just answered) leaves at once. The emulator acknowledges a batch when
+    it has answered its quick calls; a Lambda Invoke, which may take long, is answered on its
+    own and never holds up the next batch.
     """
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
         self.invocations: queue.Queue[tuple | None] = queue.Queue()
         self._send_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
+        self._changed = threading.Condition(threading.Lock())
         self._queued: list[tuple] = []
         self._batch_out = False
+        self._gathering = False
+        self._returning = 0  # threads just answered that have not called again
         self._calls: dict[int, list] = {}
         self._ids = itertools.count(1)
 
     def send(self, message: tuple) -> None:
         with self._send_lock:
             self.connection.send(message)
+
+    def new_invocation(self) -> None:
+        with self._changed:
+            self._returning = 0
 
     def call(self, request: tuple) -> Any:
         """Send ``request`` (kind, ...) to the emulator and wait for its answer."""
@@ -107,21 +116,30 @@ class _Channel:
         waiting.acquire()
         box = [waiting]
         self._calls[call_id] = box
-        with self._queue_lock:
+        with self._changed:
             self._queued.append((call_id, *request))
-            batch = self._take_batch()
-        if batch:
-            self.send(("calls", batch))
+            if self._returning:
+                self._returning -= 1
+                if not self._returning:
+                    self._changed.notify_all()
+        self._send_next()
         waiting.acquire()  # released by the reader once the answer is in the box
         return box[1]
 
-    def _take_batch(self) -> list[tuple]:
-        """Under the queue lock: what to send now (nothing while a batch is out)."""
-        if self._batch_out or not self._queued:
-            return []
-        self._batch_out = True
-        batch, self._queued = self._queued, []
-        return batch
+    def _send_next(self) -> None:
+        """Send what is queued, unless a batch is out or another thread is gathering one."""
+        with self._changed:
+            if self._batch_out or self._gathering or not self._queued:
+                return
+            self._gathering = True
+            deadline = time.monotonic() + GATHER_SECONDS
+            while self._returning and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+            self._gathering = False
+            self._batch_out = True
+            self._returning = 0
+            batch, self._queued = self._queued, []
+        self.send(("calls", batch))
 
     def read_forever(self) -> None:
         try:
@@ -131,16 +149,16 @@ class _Channel:
                     self.invocations.put(message)
                     continue
                 _, answers, batch_answered = message
+                with self._changed:
+                    if batch_answered:
+                        self._batch_out = False
+                        self._returning = len(answers)
                 for call_id, answer in answers:
                     box = self._calls.pop(call_id)
                     box.append(answer)
                     box[0].release()
                 if batch_answered:
-                    with self._queue_lock:
-                        self._batch_out = False
-                        batch = self._take_batch()
-                    if batch:
-                        self.send(("calls", batch))
+                    self._send_next()  # calls that came while the batch was out
         except (EOFError, OSError):
             self.invocations.put(None)
 
@@ -311,6 +329,7 @@ def main(connection: Any, code_dir: str, handler_name: str, env: dict[str, str])
         if message is None:
             return
         _, event, fields = message
+        channel.new_invocation()
         context = LambdaContext(**fields)
         context.client_context = ClientContext.from_json(fields.get("client_context"))
         lines.clear()
