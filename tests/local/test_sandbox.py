@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import os
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -37,15 +38,21 @@ GREETING = "from-b"
 [functions.bare]
 handler = "handler.bare"
 
+[functions.c]
+handler = "handler.c"
+permissions = ["execute-api:ManageConnections", "dynamodb:PutItem", "dynamodb:GetItem"]
+
 [routes]
 "$default" = "a"
 b = "b"
 bare = { function = "bare", respond = true }
+c = { function = "c", respond = true }
 """
 
 HANDLER = """
 import json
 import os
+from pathlib import Path
 import time
 
 import boto3
@@ -136,6 +143,46 @@ def bare(event, context):
             outcomes[name] = [exc.response["Error"]["Code"],
                               exc.response["ResponseMetadata"]["HTTPStatusCode"]]
     return {"statusCode": 200, "body": json.dumps(outcomes)}
+
+
+GONE_ID = "AAAAAAAAAAAAAAA="
+
+
+def c(event, context):
+    # 32 threads post 200 frames at once (every fourth to a connection that is gone), then
+    # a Table resource writes Python values, meets a failed condition and reads back.
+    from concurrent.futures import ThreadPoolExecutor
+    from decimal import Decimal
+
+    from botocore.exceptions import ClientError
+
+    ctx = event["requestContext"]
+    client = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=f"https://{ctx['domainName']}/{ctx['stage']}")
+
+    def post(n):
+        target = GONE_ID if n % 4 == 0 else ctx["connectionId"]
+        try:
+            client.post_to_connection(ConnectionId=target, Data=json.dumps({"n": n}).encode())
+        except client.exceptions.GoneException as exc:
+            return exc.response["ResponseMetadata"]["HTTPStatusCode"]
+        return "ok"
+
+    with ThreadPoolExecutor(32) as pool:
+        outcomes = list(pool.map(post, range(200)))
+    table = boto3.resource("dynamodb").Table(os.environ["WSCTL_TABLE"])
+    table.put_item(Item={"connectionId": "record", "n": Decimal("1.5"), "blob": b"\\x00\\x01"})
+    try:
+        table.put_item(Item={"connectionId": "record"},
+                       ConditionExpression="attribute_not_exists(connectionId)")
+        conditional = "allowed"
+    except ClientError as exc:
+        conditional = [exc.response["Error"]["Code"],
+                       exc.response["ResponseMetadata"]["HTTPStatusCode"]]
+    item = table.get_item(Key={"connectionId": "record"})["Item"]
+    return {"statusCode": 200, "body": json.dumps({
+        "ok": outcomes.count("ok"), "gone": outcomes.count(410), "conditional": conditional,
+        "n": str(item["n"]), "blob": item["blob"].value.hex()})}
 """
 
 
@@ -272,3 +319,46 @@ def test_concurrent_invocations_get_more_sandboxes(sandboxed):
     assert first["fn"] == second["fn"] == "b"
     assert first["pid"] != second["pid"]
     assert first["held"] == second["held"] == 2
+
+
+def test_many_threads_posting_at_once_each_get_their_own_outcome(sandboxed):
+    """32 handler threads post 200 frames at once (batched over the sandbox's pipe): the 150
+    to the caller arrive, each once; the 50 to a gone connection raise the client's modeled
+    GoneException (410). DynamoDB through a Table resource: Python values written and read
+    back, and a failed condition raises ConditionalCheckFailedException (400)."""
+
+    async def scenario():
+        async with connect(sandboxed.url) as ws:
+            await ws.send(json.dumps({"action": "c"}))
+            frames = [json.loads(await asyncio.wait_for(ws.recv(), 20)) for _ in range(151)]
+        return frames
+
+    frames = asyncio.run(scenario())
+    posted = sorted(frame["n"] for frame in frames if "n" in frame and len(frame) == 1)
+    assert posted == [n for n in range(200) if n % 4]
+    (summary,) = [frame for frame in frames if "ok" in frame]
+    assert summary == {
+        "ok": 150,
+        "gone": 50,
+        "conditional": ["ConditionalCheckFailedException", 400],
+        "n": "1.5",
+        "blob": "0001",
+    }
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def test_sandboxes_are_forked_from_one_zygote_that_ends_with_the_emulator(tmp_path):
+    """Sandboxes of two functions share one parent (the zygote, a child of the emulator's
+    process); when the emulator stops, the zygote and every sandbox are gone."""
+    spec = write_service(tmp_path / "sbx", TOML, HANDLER)
+    with LocalService(spec, sandboxes=True) as service:
+        facts_a, facts_b = asyncio.run(_exchange(service, "get", json.dumps({"action": "b"})))
+        zygote = _parent(facts_a["pid"])
+        assert _parent(facts_b["pid"]) == zygote
+        assert _parent(zygote) == os.getpid()
+    for pid in (facts_a["pid"], facts_b["pid"], zygote):
+        eventually(lambda pid=pid: _gone(pid))

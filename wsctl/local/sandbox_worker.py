@@ -445,6 +445,8 @@ def run_zygote(control_fd: int) -> None:
                 if not data:  # the emulator is gone: so are its sandboxes
                     for pid in children:
                         os.kill(pid, signal.SIGKILL)
+                    for pid in children:
+                        os.waitpid(pid, 0)
                     return
                 request = pickle.loads(data)
                 pid = os.fork()
