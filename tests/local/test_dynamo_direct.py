@@ -813,6 +813,65 @@ CASES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     ],
     "scan bad filter": [_call("Scan", TableName="plain", FilterExpression="pk = = 1")],
     "scan missing table": [_call("Scan", TableName="nope")],
+    # The bundled service's own calls (lambda_code/connection_store.py, segments.py).
+    "fan-out scan of a segment": [
+        _call(
+            "Scan",
+            TableName="ttl",
+            ProjectionExpression="#a0, #a1",
+            ExpressionAttributeNames={"#a0": "pk", "#a1": "expires"},
+            Segment=0,
+            TotalSegments=2,
+        )
+    ],
+    "count live connections": [
+        _call(
+            "Scan",
+            TableName="ttl",
+            Select="COUNT",
+            FilterExpression="NOT begins_with(#id, :reserved) "
+            "AND (attribute_not_exists(#ttl) OR #ttl > :now)",
+            ExpressionAttributeNames={"#id": "pk", "#ttl": "expires"},
+            ExpressionAttributeValues={":reserved": {"S": "t0"}, ":now": {"N": "1800000000"}},
+        )
+    ],
+    "segmented broadcast counter": [
+        _call(
+            "PutItem",
+            TableName="ttl",
+            Item={"pk": {"S": "counter"}, "segments": {"N": "2"}, "done": {"N": "0"}},
+            ConditionExpression="attribute_not_exists(pk)",
+        ),
+        *[
+            _call(
+                "UpdateItem",
+                TableName="ttl",
+                Key={"pk": {"S": "counter"}},
+                UpdateExpression="ADD jobs :job",
+                ConditionExpression="attribute_exists(pk) AND NOT contains(jobs, :name)",
+                ExpressionAttributeValues={":job": {"SS": ["j1"]}, ":name": {"S": "j1"}},
+            )
+        ]
+        * 2,
+        _call(
+            "UpdateItem",
+            TableName="ttl",
+            Key={"pk": {"S": "counter"}},
+            UpdateExpression="ADD delivered :d, done :n",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":d": {"N": "3"}, ":n": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+        ),
+        _call("DeleteItem", TableName="ttl", Key={"pk": {"S": "counter"}}),
+        _call(
+            "UpdateItem",
+            TableName="ttl",
+            Key={"pk": {"S": "counter"}},
+            UpdateExpression="ADD done :n",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":n": {"N": "1"}},
+        ),
+    ],
     # BatchGetItem
     "batch get": [
         _call(
@@ -961,15 +1020,44 @@ def test_errors_are_compared():
     assert outcome.client["error"]["Error"]["Code"] == "ResourceNotFoundException"
 
 
+def test_client_reads_cancellation_reasons_alike():
+    """botocore parses the lane's TransactionCanceledException into moto's reasons and Item."""
+    (outcome,) = _assert_same(CASES["transact write cancelled"])
+    error = outcome.client["error"]
+    assert error["Error"]["Code"] == "TransactionCanceledException"
+    assert [reason["Code"] for reason in error["CancellationReasons"]] == [
+        "None",
+        "ConditionalCheckFailed",
+    ]
+    assert error["CancellationReasons"][1]["Item"]["pk"] == {"S": "a"}
+
+
+def _all_pages(before: list[tuple[str, dict[str, Any]]], **scan: Any) -> list[Outcome]:
+    """Scan pages, following LastEvaluatedKey to the end, after ``before``, compared."""
+    calls = [*before, _call("Scan", **scan)]
+    outcomes = _assert_same(calls)
+    while "LastEvaluatedKey" in outcomes[-1].client:
+        start = outcomes[-1].client["LastEvaluatedKey"]
+        calls.append(_call("Scan", **scan, ExclusiveStartKey=start))
+        outcomes = _assert_same(calls)
+    return outcomes[len(before) :]
+
+
 def test_scan_paginates_to_the_end_alike():
-    """Following LastEvaluatedKey page by page gives the same pages both ways."""
-    calls = [_call("Scan", TableName="ranged", Limit=2)]
-    pages = _assert_same(calls)
-    while "LastEvaluatedKey" in pages[-1].client:
-        start = pages[-1].client["LastEvaluatedKey"]
-        calls.append(_call("Scan", TableName="ranged", Limit=2, ExclusiveStartKey=start))
-        pages = _assert_same(calls)
-    assert sum(page.client["Count"] for page in pages) == 7
+    """Following LastEvaluatedKey page by page (Limit=2) gives the same pages both ways."""
+    pages = _all_pages([], TableName="ranged", Limit=2)
+    assert len(pages) == 4 and sum(page.client["Count"] for page in pages) == 7
+
+
+def test_scan_stops_pages_at_1_mb_alike():
+    """Pages cut at DynamoDB's 1 MB are the same both ways (moto models that limit)."""
+    big = "y" * (350 * 1024)
+    puts = [
+        _call("PutItem", TableName="plain", Item={"pk": {"S": f"big{index}"}, "v": {"S": big}})
+        for index in range(5)
+    ]
+    pages = _all_pages(puts, TableName="plain", ProjectionExpression="pk")
+    assert len(pages) > 1 and sum(page.client["Count"] for page in pages) == 8
 
 
 def _body(operation: str, **params: Any) -> bytes:

@@ -61,8 +61,11 @@ OPERATIONS = frozenset(
     }
 )
 
-_TARGET_PREFIX = "DynamoDB_20120810."
-_CONTENT_TYPE = "application/x-amz-json-1.0"
+_SERVICE_MODEL = get_service_model("dynamodb")
+_SERIALIZER_IS_PLAIN = get_serializer_class("dynamodb", "json") is JSONSerializer
+# What botocore sends as X-Amz-Target and Content-Type, and what moto answers with.
+_TARGET_PREFIX = _SERVICE_MODEL.metadata["targetPrefix"] + "."
+_JSON_CONTENT_TYPE = "application/x-amz-json-" + _SERVICE_MODEL.metadata["jsonVersion"]
 _METHODS = {
     "PutItem": "put_item",
     "GetItem": "get_item",
@@ -112,8 +115,8 @@ def respond(
 
 
 def _moto_answers_plainly() -> bool:
-    """moto is mocking, with no setting that would change how it answers a DynamoDB call."""
-
+    """moto is mocking in this process (its server and proxy modes leave the stubber off),
+    with no setting that would change how it answers a DynamoDB call."""
     core = default_user_config.get("core", {})
     passthrough = core.get("passthrough", {})
     whitelist = core.get("service_whitelist")
@@ -146,17 +149,19 @@ def _names_an_action(text: str) -> bool:
 
 def _handler(account_id: str, region: str, operation: str, raw: bytes) -> Any:
     """A DynamoHandler set up as ``setup_class`` would for this request, without werkzeug."""
-
     handler = DynamoHandler()
     # What serialized() reads to pick the operation model and the protocol.
-    handler.headers = {"X-Amz-Target": _TARGET_PREFIX + operation, "Content-Type": _CONTENT_TYPE}
+    handler.headers = {
+        "X-Amz-Target": _TARGET_PREFIX + operation,
+        "Content-Type": _JSON_CONTENT_TYPE,
+    }
     handler.querystring = {}
     handler.uri_match = {}
     handler.region = region
     handler.partition = get_partition(region)
     handler.current_account = account_id
     handler.response_headers = {"server": "amazon.com", "date": http_date(utcnow())}
-    operation_model = get_service_model("dynamodb").operation_model(operation)
+    operation_model = _SERVICE_MODEL.operation_model(operation)
     parser = JSONParser(operation_model, map_type=handler.PROTOCOL_PARSER_MAP_TYPE)
     handler.params = parser.parse({"body": raw})  # type: ignore[typeddict-item]
     # DynamoHandler.call_action: the handler methods read the parsed parameters as self.body.
@@ -166,7 +171,6 @@ def _handler(account_id: str, region: str, operation: str, raw: bytes) -> Any:
 
 def _call(handler: Any, method_name: str) -> tuple[Any, dict[str, Any], Any]:
     """``BaseResponse.call_action`` once the method is known, then ``amz_crc32``."""
-
     headers = handler.response_headers
     try:
         response = getattr(handler, method_name)()
@@ -204,7 +208,7 @@ def _serialized(handler: Any, result: ActionResult) -> tuple[int, dict[str, Any]
         body = _result_body(operation_model, result.result)
     except _Unsupported:
         return handler.serialized(result)
-    headers = {"Content-Type": _RESULT_CONTENT_TYPE}
+    headers = {"Content-Type": _JSON_CONTENT_TYPE}
     headers.update(handler.response_headers)
     return operation_model.http.get("responseCode", 200), headers, body
 
@@ -224,9 +228,6 @@ def _result_body(operation_model: Any, result: Any) -> str:
 # with each structure member's aliases worked out once; anything else is _Unsupported and
 # goes to moto's serializer. tests/local/test_dynamo_direct.py compares both on odd values.
 
-_SERVICE_MODEL = get_service_model("dynamodb")
-_SERIALIZER_IS_PLAIN = get_serializer_class("dynamodb", "json") is JSONSerializer
-_RESULT_CONTENT_TYPE = "application/x-amz-json-" + _SERVICE_MODEL.metadata.get("jsonVersion", "1.0")
 _EMPTY = [None, {}, []]
 
 
@@ -296,14 +297,15 @@ def _to_json(value: Any, shape: Any, key: str, top: bool = False) -> Any:
     raise _Unsupported(kind)
 
 
-_member_cache: dict[int, list[tuple[str, Any, tuple[str, ...]]]] = {}
+# Keyed by the shape itself (botocore shapes hash by identity; the service model keeps them).
+_member_cache: dict[Any, list[tuple[str, Any, tuple[str, ...]]]] = {}
 
 
 def _members(shape: Any) -> list[tuple[str, Any, tuple[str, ...]]]:
     """Each member of structure ``shape``: its key, its shape, and the keys moto's picker
     tries on a dict, in order (moto.core.serialize.DEFAULT_ALIAS_PROVIDERS, each alias
     followed by its ``xform_name``, as XFormedAttributePicker does)."""
-    cached = _member_cache.get(id(shape))
+    cached = _member_cache.get(shape)
     if cached is not None:
         return cached
     members = []
@@ -328,5 +330,5 @@ def _members(shape: Any) -> list[tuple[str, Any, tuple[str, ...]]]:
         if any("." in name for name in tried):
             raise _Unsupported("dotted keys are paths to moto's get_value")
         members.append((key, member, tried))
-    _member_cache[id(shape)] = members
+    _member_cache[shape] = members
     return members
