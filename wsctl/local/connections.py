@@ -115,7 +115,7 @@ class ConnectionsBackend:
         self._max_payload = max_payload
         self._max_buffered = max_buffered
         self._live: dict[str, LiveConnection] = {}
-        # Posts from handler threads queue here; the loop is woken once per batch, not per post.
+        # Posts queue here; the loop writes them once per batch, not per post.
         self._outbox: collections.deque[tuple[LiveConnection, bytes, bool]] = collections.deque()
         self._wake_pending = False
 
@@ -150,14 +150,16 @@ class ConnectionsBackend:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        if self._on_loop():
-            connection.touch()
-            self._deliver([connection], data, text is not None)
-            return
+        # Queued, even on the loop: the caller learns the outcome now and its next work
+        # overlaps the writes (a sandbox wakes its fan-out threads while frames go out), and
+        # a batch of posts of the same data is written by one broadcast() call.
         self._outbox.append((connection, data, text is not None))
         if not self._wake_pending:
             self._wake_pending = True
-            self._loop.call_soon_threadsafe(self._flush)
+            if self._on_loop():
+                self._loop.call_soon(self._flush)
+            else:
+                self._loop.call_soon_threadsafe(self._flush)
 
     def _flush(self) -> None:
         # Clear the flag first: a post appended after this point schedules another flush.

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+SANDBOX_NICENESS = 10
 # How long the next batch waits for the threads the last one answered to call again.
 GATHER_SECONDS = 0.002
 FORWARDED = ("dynamodb", "apigatewaymanagementapi", "lambda")
@@ -426,6 +427,9 @@ def run_zygote(control_fd: int) -> None:
     import socket
 
     control = socket.socket(fileno=control_fd)
+    # Functions yield the CPU to the emulator, whose one event loop every frame, handshake and
+    # answer to a sandbox goes through: on Lambda they would not share its CPU at all.
+    os.nice(SANDBOX_NICENESS)
     _preload()
     gc.collect()
     gc.freeze()  # the preloaded objects stay put: a sandbox does not copy their pages
