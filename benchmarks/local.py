@@ -128,9 +128,12 @@ class ServerProcess:
 def _tree(pid: int) -> list[int]:
     pids, index = [pid], 0
     while index < len(pids):
-        for task in Path(f"/proc/{pids[index]}/task").glob("*"):
-            children = (task / "children").read_text().split()
-            pids += [int(child) for child in children]
+        try:
+            for task in Path(f"/proc/{pids[index]}/task").glob("*"):
+                children = (task / "children").read_text().split()
+                pids += [int(child) for child in children]
+        except OSError:
+            pass  # it ended meanwhile (a sandbox retired)
         index += 1
     return pids
 
