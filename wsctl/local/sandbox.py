@@ -300,51 +300,46 @@ class SandboxHost(FunctionHost):
 
     # Invoking --------------------------------------------------------------------------------
     async def _acquire(self, function: FunctionSpec) -> Sandbox:
+        """A warm sandbox of ``function``, a new one while under the bound, else the next one
+        released (first come, first served)."""
         pool = self._pool(function.name)
-        while True:
-            retired = []
-            with pool.lock:
-                sandbox = None
-                while pool.idle and sandbox is None:
-                    candidate = pool.idle.pop()
-                    if candidate.alive and candidate.generation == self._generation:
-                        sandbox = candidate
-                    else:
-                        pool.count -= 1
-                        retired.append(candidate)
-                start = sandbox is None and pool.count < pool.bound
-                if start:
-                    pool.count += 1
-                elif sandbox is None:
-                    waiter = asyncio.get_running_loop().create_future()
-                    pool.waiting.append(waiter)
-            for candidate in retired:
-                candidate.kill()
-            if sandbox is not None:
-                return sandbox
-            if start:
-                try:
-                    return await asyncio.get_running_loop().run_in_executor(
-                        None, self._start, function
-                    )
-                except BaseException:
-                    self._free_slot(pool)
-                    raise
+        loop = asyncio.get_running_loop()
+        retired, sandbox, waiter = [], None, None
+        with pool.lock:
+            while pool.idle and sandbox is None:
+                candidate = pool.idle.pop()
+                if candidate.alive and candidate.generation == self._generation:
+                    sandbox = candidate
+                else:
+                    pool.count -= 1
+                    retired.append(candidate)
+            if sandbox is None and pool.count < pool.bound:
+                pool.count += 1
+            elif sandbox is None:
+                waiter = loop.create_future()
+                pool.waiting.append(waiter)
+        for candidate in retired:
+            candidate.kill()
+        if sandbox is not None:
+            return sandbox
+        if waiter is not None:
             try:
                 handed = await waiter
             except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-                    self._release(waiter.result())  # handed over as we were cancelled
+                if waiter.done() and not waiter.cancelled():  # handed over as we were cancelled
+                    handed = waiter.result()
+                    if handed is None:
+                        self._free_slot(pool)
+                    else:
+                        self._release(handed)
                 raise
             if handed is not None:
-                return handed
-            with pool.lock:  # a slot was freed for us: take it
-                pool.count += 1
-            try:
-                return await asyncio.get_running_loop().run_in_executor(None, self._start, function)
-            except BaseException:
-                self._free_slot(pool)
-                raise
+                return handed  # else a slot was passed to us: start a sandbox in it
+        try:
+            return await loop.run_in_executor(None, self._start, function)
+        except BaseException:
+            self._free_slot(pool)
+            raise
 
     def _start(self, function: FunctionSpec) -> Sandbox:
         sandbox = Sandbox(self, function, self._generation)
@@ -352,11 +347,13 @@ class SandboxHost(FunctionHost):
         return sandbox
 
     def _free_slot(self, pool: _Pool) -> None:
-        """A sandbox of ``pool`` is gone: the first waiter may start one."""
+        """A sandbox of ``pool`` is gone: its slot passes to the first waiter, which starts
+        one in it."""
         with pool.lock:
-            pool.count -= 1
             waiter = self._next_waiter(pool)
-            if waiter is not None:
+            if waiter is None:
+                pool.count -= 1
+            else:
                 waiter.set_result(None)
 
     @staticmethod
