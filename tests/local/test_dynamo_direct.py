@@ -1187,3 +1187,24 @@ def test_serializer_leaves_odd_values_to_moto(result):
     operation_model = get_service_model("dynamodb").operation_model("GetItem")
     with pytest.raises(dynamo_direct._Unsupported):
         dynamo_direct._result_body(operation_model, result)
+
+
+def test_answers_from_the_given_account_and_region(monkeypatch):
+    """respond() reads and writes the tables of the account and region it is given, those
+    moto's full path picks (MOTO_ACCOUNT_ID, the endpoint's region)."""
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111122223333")
+    with mock_aws():
+        client = _SESSION.client("dynamodb", region_name="eu-west-1")
+        client.create_table(
+            TableName="elsewhere",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        body = _body("PutItem", TableName="elsewhere", Item={"pk": {"S": "k"}})
+        status, _, _ = dynamo_direct.respond("111122223333", "eu-west-1", "PutItem", body)
+        assert status == 200
+        assert client.get_item(TableName="elsewhere", Key={"pk": {"S": "k"}})["Item"]
+        for account, region in ((DEFAULT_ACCOUNT_ID, "eu-west-1"), ("111122223333", REGION)):
+            status, _, answer = dynamo_direct.respond(account, region, "PutItem", body)
+            assert status == 400 and b"ResourceNotFoundException" in answer

@@ -87,8 +87,10 @@ def respond(
     botocore serialized it): (HTTP status, response headers, response body), or None when this
     lane does not answer it and the caller must take moto's full path.
 
-    ``account_id`` and ``region`` are those moto's full path would use: the account of
-    ``MOTO_ACCOUNT_ID`` or of the caller's credentials, the region of the endpoint URL.
+    ``account_id`` and ``region`` are those moto's full path would use: the region of the
+    endpoint URL; the account of ``MOTO_ACCOUNT_ID``, else of the request's access key (for a
+    request without credentials, ``os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)``
+    with ``moto.core.DEFAULT_ACCOUNT_ID``).
 
     moto's DynamoDB backend is not thread-safe: the caller holds the lock that serializes every
     call moto answers (``hooks._moto_lock``) around this one; ``respond`` takes no lock.
