@@ -62,15 +62,19 @@ ITEM_A = {
 }
 
 
+def _hash_table(client: Any, name: str, key_type: str = "S") -> None:
+    """An on-demand table keyed by ``pk`` alone."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": key_type}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def _seed(client: Any) -> None:
     """Four tables (plain, ranged with an LSI and two GSIs, binary-keyed, with TTL), seeded."""
-    on_demand = {"BillingMode": "PAY_PER_REQUEST"}
-    client.create_table(
-        TableName="plain",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        **on_demand,
-    )
+    _hash_table(client, "plain")
     client.create_table(
         TableName="ranged",
         KeySchema=[
@@ -109,20 +113,10 @@ def _seed(client: Any) -> None:
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
         ],
-        **on_demand,
+        BillingMode="PAY_PER_REQUEST",
     )
-    client.create_table(
-        TableName="binary",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "B"}],
-        **on_demand,
-    )
-    client.create_table(
-        TableName="ttl",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        **on_demand,
-    )
+    _hash_table(client, "binary", "B")
+    _hash_table(client, "ttl")
     client.update_time_to_live(
         TableName="ttl",
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"},
@@ -1195,12 +1189,7 @@ def test_answers_from_the_given_account_and_region(monkeypatch):
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "111122223333")
     with mock_aws():
         client = _SESSION.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName="elsewhere",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _hash_table(client, "elsewhere")
         body = _body("PutItem", TableName="elsewhere", Item={"pk": {"S": "k"}})
         status, _, _ = dynamo_direct.respond("111122223333", "eu-west-1", "PutItem", body)
         assert status == 200
