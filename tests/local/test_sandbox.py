@@ -362,3 +362,24 @@ def test_sandboxes_are_forked_from_one_zygote_that_ends_with_the_emulator(tmp_pa
         assert _parent(zygote) == os.getpid()
     for pid in (facts_a["pid"], facts_b["pid"], zygote):
         eventually(lambda pid=pid: _gone(pid))
+
+
+def test_sandboxes_beyond_the_warm_few_end_after_idling(sandboxed, monkeypatch):
+    """After a burst that needed two sandboxes of b, with one kept warm: the other ends once
+    idle for RETIRE_AFTER seconds, and the next invocation runs in the one kept."""
+    from wsctl.local import sandbox
+
+    monkeypatch.setattr(sandbox, "KEEP_IDLE", 1)
+    monkeypatch.setattr(sandbox, "RETIRE_AFTER", 0.2)
+
+    async def burst():
+        async with connect(sandboxed.url) as one, connect(sandboxed.url) as two:
+            await one.send(json.dumps({"action": "b", "hold": True}))
+            await two.send(json.dumps({"action": "b", "hold": True}))
+            return [await next_json(one, 20), await next_json(two, 20)]
+
+    pids = {facts["pid"] for facts in asyncio.run(burst())}
+    assert len(pids) == 2
+    eventually(lambda: sum(_gone(pid) for pid in pids) == 1)
+    (after,) = asyncio.run(_exchange(sandboxed, json.dumps({"action": "b"})))
+    assert after["pid"] in pids and not _gone(after["pid"])

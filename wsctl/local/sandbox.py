@@ -5,7 +5,8 @@ runs it in execution environments (DESIGN.md section 7).
   ``sandbox_worker``: its own environment with Lambda's variables, its own module globals.
   It runs one invocation at a time and stays warm for the next.
 - Concurrent invocations of a function get more sandboxes, up to ``max_sandboxes`` each; more
-  wait for one to be free. After a burst, only ``KEEP_IDLE`` stay warm.
+  wait for one to be free. After a burst, only ``KEEP_IDLE`` stay warm (the others end once
+  idle for ``RETIRE_AFTER`` seconds).
 - A timeout kills the sandbox ("Task timed out after N seconds"); a crash (exit, segfault)
   ends only that sandbox. Either way the next invocation gets a fresh one.
 - Hot reload retires every sandbox: new ones import the new code.
@@ -46,9 +47,12 @@ from wsctl.local.invoke import parse_ref
 from wsctl.local.runtime import ACCOUNT_ID, FunctionFailed, FunctionHost, _invocation
 
 MAX_SANDBOXES = 8  # per function
-# Idle sandboxes a function keeps warm; more (after a burst) end when they finish: each holds
-# ~30 MB of its own (an interpreter with botocore).
-KEEP_IDLE = 4
+# Idle sandboxes a function keeps warm however long they wait; more (after a burst) end once
+# idle for RETIRE_AFTER seconds. Ending them at once churned: in a burst a sandbox often found
+# no invocation waiting just then, ended, and the next invocation paid a new one (~40 ms of CPU
+# creating its boto3 session and clients, importing its code). Each warm one costs ~12 MB.
+KEEP_IDLE = 2
+RETIRE_AFTER = 10.0
 START_TIMEOUT = 30.0
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -82,6 +86,7 @@ class Sandbox:
         self._current: asyncio.Future[tuple] | None = None
         self.import_error: str | None = None
         self.alive = True
+        self.idle_since = 0.0
 
     def wait_ready(self) -> None:
         """Block until the handler is imported (any thread)."""
@@ -185,6 +190,7 @@ class _Pool:
         # Invocations waiting for a sandbox, first come first served: a released sandbox goes
         # straight to the first (None: a slot is free, start one).
         self.waiting: collections.deque[asyncio.Future[Sandbox | None]] = collections.deque()
+        self.reaping: asyncio.TimerHandle | None = None
 
 
 class SandboxHost(FunctionHost):
@@ -365,21 +371,41 @@ class SandboxHost(FunctionHost):
         return None
 
     def _release(self, sandbox: Sandbox) -> None:
-        """After an invocation (on the loop): to the next waiting invocation, else kept warm
-        (up to ``KEEP_IDLE``), else ended."""
+        """After an invocation (on the loop): to the next waiting invocation, else kept warm."""
         pool = self._pool(sandbox.function.name)
         usable = sandbox.alive and sandbox.generation == self._generation and not self._closed
-        if usable:
-            with pool.lock:
-                waiter = self._next_waiter(pool)
-                if waiter is not None:
-                    waiter.set_result(sandbox)
-                    return
-                if len(pool.idle) < KEEP_IDLE:
-                    pool.idle.append(sandbox)
-                    return
-        sandbox.kill()
-        self._free_slot(pool)
+        if not usable:
+            sandbox.kill()
+            self._free_slot(pool)
+            return
+        with pool.lock:
+            waiter = self._next_waiter(pool)
+            if waiter is not None:
+                waiter.set_result(sandbox)
+                return
+            sandbox.idle_since = time.monotonic()
+            pool.idle.append(sandbox)  # the newest last: taken first, the oldest age out
+            if len(pool.idle) > KEEP_IDLE and pool.reaping is None:
+                loop = asyncio.get_running_loop()
+                pool.reaping = loop.call_later(RETIRE_AFTER, self._retire_idle, pool)
+
+    def _retire_idle(self, pool: _Pool) -> None:
+        """End the sandboxes idle for ``RETIRE_AFTER`` seconds beyond the ``KEEP_IDLE``
+        newest; look again when the next would be due."""
+        now = time.monotonic()
+        with pool.lock:
+            pool.reaping = None
+            spare = pool.idle[: max(0, len(pool.idle) - KEEP_IDLE)]
+            retired = [one for one in spare if now - one.idle_since >= RETIRE_AFTER]
+            pool.idle = [one for one in pool.idle if one not in retired]
+            pool.count -= len(retired)
+            if len(pool.idle) > KEEP_IDLE:
+                due = pool.idle[0].idle_since + RETIRE_AFTER - now
+                pool.reaping = asyncio.get_running_loop().call_later(
+                    max(due, 0.1), self._retire_idle, pool
+                )
+        for sandbox in retired:
+            sandbox.kill()
 
     async def invoke(
         self,
