@@ -193,6 +193,7 @@ def _run(calls: list[tuple[str, dict[str, Any]]], direct: bool) -> tuple[list[Ou
         declined.append(answer is None)
         if answer is None:
             return full_path(request, event_name)
+        assert all(name == name.lower() for name in answer[1])
         raw.append(answer)
         status, headers, body = answer
         return AWSResponse(request.url, status, headers, MockRawResponse(body))
@@ -232,6 +233,7 @@ def _assert_same(calls: list[tuple[str, dict[str, Any]]]) -> list[Outcome]:
         )
         assert status == moto_status, operation
         assert json.loads(body) == json.loads(moto_body), operation
+        moto_headers = {name.lower(): value for name, value in moto_headers.items()}
         assert set(headers) == set(moto_headers), operation
         for name, value in moto_headers.items():
             if name not in PER_CALL_HEADERS:

@@ -84,8 +84,8 @@ def respond(
     account_id: str, region: str, operation: str, body: bytes | str
 ) -> tuple[int, dict[str, str], bytes] | None:
     """moto's answer to the DynamoDB ``operation`` request ``body`` (JSON protocol, as
-    botocore serialized it): (HTTP status, response headers, response body), or None when this
-    lane does not answer it and the caller must take moto's full path.
+    botocore serialized it): (HTTP status, response headers with lower-case names, response
+    body), or None when this lane does not answer it and the caller must take moto's full path.
 
     ``account_id`` and ``region`` are those moto's full path would use: the region of the
     endpoint URL; the account of ``MOTO_ACCOUNT_ID``, else of the request's access key (for a
@@ -113,7 +113,11 @@ def respond(
     if not isinstance(answer, str | bytes):
         return None
     payload = answer.encode("utf-8") if isinstance(answer, str) else answer
-    return int(status), {key: str(value) for key, value in headers.items()}, payload
+    # Names in lower case, as botocore reports the headers of an HTTP answer (HeadersDict).
+    lowered = {key.lower(): str(value) for key, value in headers.items()}
+    if len(lowered) != len(headers):
+        return None
+    return int(status), lowered, payload
 
 
 def _moto_answers_plainly() -> bool:
