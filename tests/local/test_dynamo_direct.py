@@ -994,6 +994,50 @@ CASES: dict[str, list[tuple[str, dict[str, Any]]]] = {
             TransactItems=[{"Get": {"TableName": "nope", "Key": {"pk": {"S": "a"}}}}],
         )
     ],
+    # PartiQL
+    "statement select": [
+        _call("ExecuteStatement", Statement="SELECT * FROM plain WHERE pk = 'a'"),
+        _call(
+            "ExecuteStatement",
+            Statement='SELECT pk, "count" FROM plain WHERE pk = ?',
+            Parameters=[{"S": "b"}],
+        ),
+        _call("ExecuteStatement", Statement="SELECT * FROM binary"),
+    ],
+    "statement insert update delete": [
+        _call("ExecuteStatement", Statement="INSERT INTO plain VALUE {'pk': 'p', 'n': 1}"),
+        _call("ExecuteStatement", Statement="INSERT INTO plain VALUE {'pk': 'p', 'n': 2}"),
+        _call("ExecuteStatement", Statement="UPDATE plain SET n = 5 WHERE pk = 'p'"),
+        _call("ExecuteStatement", Statement="UPDATE plain SET text = 'x' WHERE pk = 'a'"),
+        _call("ExecuteStatement", Statement="DELETE FROM plain WHERE pk = 'b'"),
+    ],
+    "statement errors": [
+        _call("ExecuteStatement", Statement="SELECT * FROM nope"),
+        _call("ExecuteStatement", Statement="SELEKT nothing"),
+    ],
+    "batch statements": [
+        _call(
+            "BatchExecuteStatement",
+            Statements=[
+                {"Statement": "SELECT * FROM plain WHERE pk = ?", "Parameters": [{"S": "a"}]},
+                {"Statement": "INSERT INTO ttl VALUE {'pk': 'x'}"},
+                {"Statement": "SELECT * FROM nope WHERE pk = 'a'"},
+            ],
+        )
+    ],
+    "statement transaction": [
+        _call(
+            "ExecuteTransaction",
+            TransactStatements=[
+                {"Statement": "SELECT * FROM plain WHERE pk = 'a'"},
+                {"Statement": "SELECT * FROM ranged WHERE pk = 'u1' AND sk = 2"},
+            ],
+        ),
+        _call(
+            "ExecuteTransaction",
+            TransactStatements=[{"Statement": "INSERT INTO plain VALUE {'pk': 'q'}"}],
+        ),
+    ],
 }
 
 

@@ -58,6 +58,9 @@ OPERATIONS = frozenset(
         "BatchWriteItem",
         "TransactWriteItems",
         "TransactGetItems",
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+        "ExecuteTransaction",
     }
 )
 
@@ -77,6 +80,9 @@ _METHODS = {
     "BatchWriteItem": "batch_write_item",
     "TransactWriteItems": "transact_write_items",
     "TransactGetItems": "transact_get_items",
+    "ExecuteStatement": "execute_statement",
+    "BatchExecuteStatement": "batch_execute_statement",
+    "ExecuteTransaction": "execute_transaction",
 }
 
 
