@@ -48,11 +48,12 @@ from wsctl.local.runtime import ACCOUNT_ID, FunctionFailed, FunctionHost, _invoc
 
 MAX_SANDBOXES = 8  # per function
 # Idle sandboxes a function keeps warm however long they wait; more (after a burst) end once
-# idle for RETIRE_AFTER seconds. Ending them at once churned: in a burst a sandbox often found
-# no invocation waiting just then, ended, and the next invocation paid a new one (~40 ms of CPU
-# creating its boto3 session and clients, importing its code). Each warm one costs ~12 MB.
+# idle for RETIRE_AFTER seconds, by when a burst is over. Ending them at once churned: in a
+# burst a sandbox often found no invocation waiting just then, ended, and the next invocation
+# paid a new one (~20 ms of CPU: its boto3 session and clients, its code's import). Each warm
+# one costs ~8-12 MB of its own.
 KEEP_IDLE = 2
-RETIRE_AFTER = 10.0
+RETIRE_AFTER = 2.0
 START_TIMEOUT = 30.0
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
