@@ -251,6 +251,18 @@ class Clients:
         self.sockets, self.readers = [], []
 
 
+async def wait_for_no_records(url: str, deadline: float = PHASE_TIMEOUT) -> None:
+    """Until the bundled service lists only the probe asking (its ``count``), bounded."""
+    async with asyncio.timeout(deadline), connect(url, compression=None) as probe:
+        while True:
+            await probe.send(json.dumps({"action": "list"}))
+            while (frame := json.loads(await probe.recv())).get("type") != "connections":
+                pass
+            if frame["count"] <= 1:
+                return
+            await asyncio.sleep(0.2)
+
+
 # The run ---------------------------------------------------------------------------------------
 def median_row(rounds: list[Round]) -> dict[str, float]:
     """Each figure's median over the repetitions; completeness is the worst of them."""
@@ -279,7 +291,9 @@ async def measure(
             many = [await clients.run(in_flight_count, in_flight=IN_FLIGHT) for _ in range(repeat)]
             result["rounds"][n] = {"1": median_row(one), str(IN_FLIGHT): median_row(many)}
             await clients.close()
-            await asyncio.sleep(1.0)  # let $disconnect runs finish before the next size
+            if kind == "emulator":  # the next size starts once every $disconnect has run
+                await wait_for_no_records(server.url)
+            await asyncio.sleep(1.0)
     return results
 
 
