@@ -32,6 +32,7 @@ from moto.core.utils import get_service_model
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.utilities import dynamo_json_dump
 from moto.dynamodb.responses import DynamoHandler
+from moto.moto_api import recorder
 
 from wsctl.local import dynamo_direct
 
@@ -1142,6 +1143,21 @@ def test_declines_what_moto_raises_on():
         _seed(_client())
         assert dynamo_direct.respond(DEFAULT_ACCOUNT_ID, REGION, "PutItem", b"{}") is None
         assert dynamo_direct.respond(DEFAULT_ACCOUNT_ID, REGION, "PutItem", b"\xff") is None
+        assert dynamo_direct.respond(DEFAULT_ACCOUNT_ID, REGION, "PutItem", None) is None
+
+
+def test_declines_while_moto_records_requests(monkeypatch, tmp_path):
+    """With moto's request recorder on, the full path records the call: left to it."""
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))
+    with mock_aws():
+        _seed(_client())
+        body = _body("GetItem", TableName="plain", Key={"pk": {"S": "a"}})
+        recorder.start_recording()
+        try:
+            assert dynamo_direct.respond(DEFAULT_ACCOUNT_ID, REGION, "GetItem", body) is None
+        finally:
+            recorder.stop_recording()
+        assert dynamo_direct.respond(DEFAULT_ACCOUNT_ID, REGION, "GetItem", body) is not None
 
 
 class Colour(Enum):

@@ -104,7 +104,12 @@ def respond(
     method_name = _METHODS.get(operation)
     if method_name is None or not _moto_answers_plainly():
         return None
-    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    if isinstance(body, str):
+        raw = body.encode("utf-8")
+    elif isinstance(body, bytes | bytearray | memoryview):
+        raw = bytes(body)
+    else:
+        return None  # a stream or None: what moto would read from it is its own business
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -138,7 +143,7 @@ def _moto_answers_plainly() -> bool:
         and not passthrough.get("services")
         and not passthrough.get("urls")
         and (whitelist is None or "dynamodb" in whitelist)
-        and not recorder._user_enabled
+        and getattr(recorder, "_user_enabled", True) is False
         and unauthenticated_calls == math.inf  # moto's default: no IAM checks
     )
 
