@@ -19,6 +19,7 @@ import io
 import itertools
 import logging
 import os
+import pickle
 import queue
 import sys
 import threading
@@ -104,7 +105,9 @@ class _Channel:
 
     def send(self, message: tuple) -> None:
         with self._send_lock:
-            self.connection.send(message)
+            # pickle's own dumps: Connection.send's ForkingPickler copies its dispatch table
+            # for every message (a tenth of what a small message costs).
+            self.connection.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
 
     def new_invocation(self) -> None:
         with self._changed:
