@@ -118,6 +118,10 @@ def respond(
         return None  # moto's full path raises on it; let it
     if _names_an_action(text):
         return None
+    if operation in _PLAIN_ITEM_OPERATIONS:
+        plain = _plain_item_call(account_id, region, operation, text)
+        if plain is not None:
+            return plain
     try:
         handler = _handler(account_id, region, operation, raw)
         status, headers, answer = _call(handler, method_name)
@@ -164,6 +168,63 @@ def _names_an_action(text: str) -> bool:
     except ValueError:
         return True
     return any(key == "Action" for key, _ in pairs)
+
+
+# A put of string and number attributes, a delete by key: every $connect and $disconnect.
+_PLAIN_ITEM_OPERATIONS = {"PutItem": "Item", "DeleteItem": "Key"}
+_PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]{0,37})(\.[0-9]{1,38})?")
+
+
+def _plain_item_call(
+    account_id: str, region: str, operation: str, text: str
+) -> tuple[int, dict[str, str], bytes] | None:
+    """PutItem or DeleteItem with nothing but the table and the item (or key), every value a
+    non-empty string or a plain number, answered by the backend call moto's handler makes with
+    them, skipping its request parser and checks, which such a request passes by construction
+    (no empty keys or sets, no NULL index keys, no conditions). Anything else, or anything the
+    backend refuses (no such table, a key of the wrong type or missing, an item too large;
+    refused before it stores or deletes), is None: the general path answers it, the same way.
+    """
+    try:
+        request = json.loads(text)
+    except ValueError:
+        return None
+    member = _PLAIN_ITEM_OPERATIONS[operation]
+    values = request.get(member) if isinstance(request, dict) else None
+    if set(request) != {"TableName", member} or not isinstance(values, dict) or not values:
+        return None
+    for value in values.values():
+        if not isinstance(value, dict) or len(value) != 1:
+            return None
+        ((kind, raw),) = value.items()
+        if not isinstance(raw, str) or not raw:
+            return None
+        if kind not in ("S", "N") or (kind == "N" and not _PLAIN_NUMBER.fullmatch(raw)):
+            return None
+    from moto.dynamodb.models import dynamodb_backends
+
+    name = request["TableName"]
+    try:
+        backend = dynamodb_backends[account_id][region]
+        table = backend.tables.get(name)
+        if table is None:
+            return None
+        if operation == "PutItem":
+            backend.put_item(name, values, None, None, {}, {}, True, None)
+        elif all(key in table.attribute_keys for key in values):
+            backend.delete_item(name, values, {}, {}, None, None)
+        else:
+            return None
+    except Exception:
+        return None
+    headers = {
+        "content-type": _JSON_CONTENT_TYPE,
+        "server": "amazon.com",
+        "date": http_date(utcnow()),
+    }
+    headers, body = _enrich_response(headers, "{}")
+    gen_amz_crc32(body, headers)
+    return 200, headers, body.encode("utf-8")
 
 
 def _handler(account_id: str, region: str, operation: str, raw: bytes) -> Any:
