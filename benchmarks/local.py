@@ -9,10 +9,10 @@ times and the table shows each figure's median (completeness: the worst run), be
 machine's noise moves a single run's p99 by a third. The plain server fans out
 directly with ``websockets.broadcast`` (no Lambda semantics, no DynamoDB): this machine's
 practical limit. The emulator runs the bundled service unchanged (scan, then one
-PostToConnection per connection from a thread pool). Also: each server's connection rate (its
-clients opening 16 at a time, as browsers and wscat users arrive) and the PSS of all its
-processes with N connections, just opened and once idle (3 s: the sandboxes the burst
-started beyond the warm few have retired).
+PostToConnection per connection from a thread pool). Also: each server's connection rate
+(its clients opening 16 at a time, as browsers and wscat users arrive; the median of
+``--repeat`` rounds) and the PSS of all its processes with N connections, just opened and
+once idle (3 s: the sandboxes the burst started beyond the warm few have retired).
 
 The emulator is `wsctl up --local` started as a user starts it (its own process, logging as it
 does, functions in sandboxes); the plain server is a process of its own; the load clients run
@@ -257,6 +257,13 @@ class Clients:
         self.sockets, self.readers = [], []
 
 
+async def all_disconnected(kind: str, server: ServerProcess) -> None:
+    """The emulator once every $disconnect has run; a pause for the plain server."""
+    if kind == "emulator":
+        await wait_for_no_records(server.url)
+    await asyncio.sleep(1.0)
+
+
 async def wait_for_no_records(url: str, deadline: float = PHASE_TIMEOUT) -> None:
     """Until the bundled service lists only the probe asking (its ``count``), bounded."""
     async with asyncio.timeout(deadline), connect(url, compression=None) as probe:
@@ -289,9 +296,15 @@ async def measure(
         for kind, server in servers.items():
             print(f"  N={n}: {kind} server ...", file=sys.stderr, flush=True)
             result = results[kind]
-            clients = Clients(server.url)
             result["rss"][0] = result["rss"].get(0, server.rss_mb())
-            result["connect rate"][n] = await clients.open(n)
+            rates = []
+            for attempt in range(repeat):  # the last clients stay for the broadcasts
+                clients = Clients(server.url)
+                rates.append(await clients.open(n))
+                if attempt < repeat - 1:
+                    await clients.close()
+                    await all_disconnected(kind, server)
+            result["connect rate"][n] = statistics.median(rates)
             await asyncio.sleep(0.5)
             result["rss"][n] = server.rss_mb()
             await asyncio.sleep(IDLE_SETTLE)
@@ -301,9 +314,7 @@ async def measure(
             many = [await clients.run(in_flight_count, in_flight=IN_FLIGHT) for _ in range(repeat)]
             result["rounds"][n] = {"1": median_row(one), str(IN_FLIGHT): median_row(many)}
             await clients.close()
-            if kind == "emulator":  # the next size starts once every $disconnect has run
-                await wait_for_no_records(server.url)
-            await asyncio.sleep(1.0)
+            await all_disconnected(kind, server)
     return results
 
 
