@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -206,6 +207,10 @@ class Clients:
         self.sockets = list(await asyncio.gather(*(one() for _ in range(n))))
         rate = n / (time.perf_counter() - started)
         self.readers = [asyncio.create_task(self._read(ws)) for ws in self.sockets]
+        # The connections' objects stay put: the collector need not walk them in the middle
+        # of a measurement (a full collection stalls every client here, for either server).
+        gc.collect()
+        gc.freeze()
         return rate
 
     async def _read(self, ws: ClientConnection) -> None:
