@@ -430,6 +430,9 @@ def run_zygote(control_fd: int) -> None:
     import socket
 
     control = socket.socket(fileno=control_fd)
+    # Ctrl-C in the terminal reaches the whole process group: the emulator decides when the
+    # zygote and its sandboxes end (the zygote ends when its pipe closes, and ends them).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Functions yield the CPU to the emulator, whose one event loop every frame, handshake and
     # answer to a sandbox goes through: on Lambda they would not share its CPU at all.
     os.nice(SANDBOX_NICENESS)
