@@ -237,11 +237,12 @@ def test_sandboxes_have_lambdas_variables(sandboxed):
 
 
 def _gone(pid: int) -> bool:
+    """The process has ended: no such process, or a zombie its parent has not reaped yet."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return True
-    return False
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def test_a_timeout_ends_the_sandbox_and_the_client_gets_aws_error(sandboxed, capsys):
@@ -383,3 +384,36 @@ def test_sandboxes_beyond_the_warm_few_end_after_idling(sandboxed, monkeypatch):
     eventually(lambda: sum(_gone(pid) for pid in pids) == 1)
     (after,) = asyncio.run(_exchange(sandboxed, json.dumps({"action": "b"})))
     assert after["pid"] in pids and not _gone(after["pid"])
+
+
+def test_a_module_exiting_at_import_fails_each_invocation_and_the_rest_serves(tmp_path, capsys):
+    """A handler module that calls os._exit(3) as it is imported: each invocation of its
+    function fails as Lambda's runtime does (error frame, "Runtime exited with error: exit
+    status 3" on the console), and the other functions keep serving."""
+    toml = TOML + '\n[functions.dies]\nhandler = "dying.handler"\n'
+    toml = toml.replace("[routes]\n", '[routes]\ndies = "dies"\n')
+    (tmp_path / "sbx" / "lambda_code").mkdir(parents=True)
+    (tmp_path / "sbx" / "lambda_code" / "dying.py").write_text(
+        "import os\n\nos._exit(3)\n\n\ndef handler(event, context):\n    return None\n"
+    )
+    spec = write_service(tmp_path / "sbx", toml, HANDLER)
+    with LocalService(spec, sandboxes=True) as service:
+        failed, after = asyncio.run(
+            _exchange(service, json.dumps({"action": "dies"}), json.dumps({"action": "b"}))
+        )
+    assert failed["message"] == "Internal server error"
+    assert after["fn"] == "b"
+    assert "Runtime exited with error: exit status 3" in capsys.readouterr().err
+
+
+def test_a_zygote_that_died_is_replaced(sandboxed):
+    """The zygote killed: sandboxes started afterwards (here by a reload) come from a new
+    zygote, and the functions serve."""
+    (before,) = asyncio.run(_exchange(sandboxed, json.dumps({"action": "b"})))
+    zygote = _parent(before["pid"])
+    os.kill(zygote, 9)
+    eventually(lambda: _gone(zygote))
+    sandboxed._functions.load()  # what the reload watcher does on a change
+    (after,) = asyncio.run(_exchange(sandboxed, json.dumps({"action": "b"})))
+    assert after["fn"] == "b"
+    assert _parent(after["pid"]) not in (zygote, 1)

@@ -37,6 +37,10 @@ _BOOT = (
 )
 
 
+class ZygoteGone(RuntimeError):
+    """The zygote did not start, or has died: no sandbox can be forked from it."""
+
+
 class ForkServer:
     """The emulator's end of the zygote: spawn sandboxes, learn how they ended."""
 
@@ -70,7 +74,7 @@ class ForkServer:
             ready = None
         if ready != ("ready",):
             self._process.kill()
-            raise RuntimeError("the sandbox zygote did not start")
+            raise ZygoteGone("the sandbox zygote did not start")
         parent.settimeout(None)
         threading.Thread(target=self._read, name="wsctl-zygote", daemon=True).start()
 
@@ -85,11 +89,15 @@ class ForkServer:
                 socket.send_fds(self._control, [request], [theirs.fileno()])
         except OSError as error:
             ours.close()
-            raise RuntimeError("the sandbox zygote is gone") from error
+            raise ZygoteGone("the sandbox zygote is gone") from error
         finally:
             theirs.close()
         pid = spawned.result(timeout=START_TIMEOUT)
         return pid, Connection(ours.detach())
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
 
     def kill(self, pid: int) -> None:
         with self._exited:
@@ -133,4 +141,4 @@ class ForkServer:
                     self._exited.notify_all()
         for waiting in self._spawning:
             if not waiting.done():
-                waiting.set_exception(RuntimeError("the sandbox zygote is gone"))
+                waiting.set_exception(ZygoteGone("the sandbox zygote is gone"))

@@ -43,7 +43,7 @@ from wsctl import naming
 from wsctl.config import FunctionSpec, ServiceSpec
 from wsctl.local import fastscan, hooks, observe, permissions
 from wsctl.local.connections import ManagementError, now_ms
-from wsctl.local.forkserver import ForkServer
+from wsctl.local.forkserver import ForkServer, ZygoteGone
 from wsctl.local.invoke import parse_ref
 from wsctl.local.runtime import ACCOUNT_ID, FunctionFailed, FunctionHost, _invocation
 
@@ -226,12 +226,19 @@ class SandboxHost(FunctionHost):
         self._closed = False
         self._fast_scan = fastscan.make_scan_hook(hooks.moto_lock, lambda: True)
         self._zygote: ForkServer | None = None
+        self._zygote_lock = threading.Lock()
 
     @property
     def zygote(self) -> ForkServer:
-        if self._zygote is None:
-            self._zygote = ForkServer()
-        return self._zygote
+        """The zygote, started on first use, and again if it died (sandboxes it forked before
+        keep serving)."""
+        with self._zygote_lock:
+            if self._zygote is None or not self._zygote.alive:
+                if self._zygote is not None:
+                    self._zygote.close()
+                    self.console.print("[yellow]The sandbox zygote died; starting a new one.[/]")
+                self._zygote = ForkServer()
+            return self._zygote
 
     # What a sandbox is given -----------------------------------------------------------------
     def environment_for(self, function: FunctionSpec, sandbox: Sandbox) -> dict[str, str]:
@@ -354,7 +361,10 @@ class SandboxHost(FunctionHost):
             raise
 
     def _start(self, function: FunctionSpec) -> Sandbox:
-        sandbox = Sandbox(self, function, self._generation)
+        try:
+            sandbox = Sandbox(self, function, self._generation)
+        except ZygoteGone:
+            raise SandboxDied(None) from None
         sandbox.wait_ready()
         return sandbox
 
@@ -432,7 +442,10 @@ class SandboxHost(FunctionHost):
         aws_request_id = str(uuid.uuid4())
         name = naming.function_name(self.spec, function.name)
         try:
-            sandbox = await self._acquire(function)
+            try:
+                sandbox = await self._acquire(function)
+            except SandboxDied as died:  # it exited while importing the handler's module
+                raise self._exited(function, aws_request_id, died.exitcode, logs) from None
             fields = {
                 "function_name": name,
                 "memory_limit_in_mb": str(function.memory),
@@ -455,15 +468,7 @@ class SandboxHost(FunctionHost):
                 sandbox.kill()  # still running what nobody waits for: never reuse it
                 raise
             except SandboxDied as died:
-                message = (
-                    f"RequestId: {aws_request_id} Error: Runtime exited with error: "
-                    f"exit status {died.exitcode}"
-                )
-                logs.append(message)
-                self.console.print(f"[red]{escape(name)}[/] {message}", highlight=False)
-                raise FunctionFailed(
-                    function.name, {"errorMessage": message, "errorType": "Runtime.ExitError"}
-                ) from None
+                raise self._exited(function, aws_request_id, died.exitcode, logs) from None
             finally:
                 self._release(sandbox)
             logs.extend(lines)
@@ -477,6 +482,20 @@ class SandboxHost(FunctionHost):
                 self.observers.emit(
                     _invocation(function, event, request_id, started, started_at, outcome, logs)
                 )
+
+    def _exited(
+        self, function: FunctionSpec, request_id: str, exitcode: int | None, logs: list[str]
+    ) -> FunctionFailed:
+        """Lambda's words for a runtime that exited, in the log, on the console and for
+        Invoke's caller."""
+        status = "unknown" if exitcode is None else exitcode
+        message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
+        logs.append(message)
+        name = naming.function_name(self.spec, function.name)
+        self.console.print(f"[red]{escape(name)}[/] {message}", highlight=False)
+        return FunctionFailed(
+            function.name, {"errorMessage": message, "errorType": "Runtime.ExitError"}
+        )
 
     def _print_log(self, name: str, lines: list[str]) -> None:
         """An invocation's log lines, each after the function's name (dimmed on a terminal).
