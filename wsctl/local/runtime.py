@@ -226,14 +226,19 @@ class FunctionHost:
                 self._idle.notify_all()
 
     def timed_out(self, function: FunctionSpec, request_id: str, logs: list[str]) -> FunctionFailed:
-        """Lambda's words for a timeout, in the log, on the console and for Invoke's caller."""
+        """Lambda's words for a timeout."""
         message = f"{request_id} Task timed out after {function.timeout:.2f} seconds"
+        return self.did_not_finish(function, message, "Sandbox.Timedout", logs)
+
+    def did_not_finish(
+        self, function: FunctionSpec, message: str, error_type: str, logs: list[str]
+    ) -> FunctionFailed:
+        """Lambda's words for an invocation that did not finish, in its log, on the console
+        and for Invoke's caller."""
         logs.append(message)
         name = naming.function_name(self.spec, function.name)
         self.console.print(f"[red]{escape(name)}[/] {message}", highlight=False)
-        return FunctionFailed(
-            function.name, {"errorMessage": message, "errorType": "Sandbox.Timedout"}
-        )
+        return FunctionFailed(function.name, {"errorMessage": message, "errorType": error_type})
 
     def report_failure(self, context: LambdaContext, exc: BaseException) -> str:
         """Print a handler's traceback on the emulator's console; returns it."""

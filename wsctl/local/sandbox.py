@@ -486,16 +486,10 @@ class SandboxHost(FunctionHost):
     def _exited(
         self, function: FunctionSpec, request_id: str, exitcode: int | None, logs: list[str]
     ) -> FunctionFailed:
-        """Lambda's words for a runtime that exited, in the log, on the console and for
-        Invoke's caller."""
+        """Lambda's words for a runtime that exited."""
         status = "unknown" if exitcode is None else exitcode
         message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
-        logs.append(message)
-        name = naming.function_name(self.spec, function.name)
-        self.console.print(f"[red]{escape(name)}[/] {message}", highlight=False)
-        return FunctionFailed(
-            function.name, {"errorMessage": message, "errorType": "Runtime.ExitError"}
-        )
+        return self.did_not_finish(function, message, "Runtime.ExitError", logs)
 
     def _print_log(self, name: str, lines: list[str]) -> None:
         """An invocation's log lines, each after the function's name (dimmed on a terminal).
