@@ -39,6 +39,7 @@ from moto.core.parse import JSONParser
 from moto.core.responses import ActionResult
 from moto.core.serialize import JSONSerializer, get_serializer_class
 from moto.core.utils import get_service_model, utcnow
+from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.responses import DynamoHandler
 from moto.moto_api import recorder
 from moto.utilities.aws_headers import gen_amz_crc32
@@ -201,8 +202,6 @@ def _plain_item_call(
             return None
         if kind not in ("S", "N") or (kind == "N" and not _PLAIN_NUMBER.fullmatch(raw)):
             return None
-    from moto.dynamodb.models import dynamodb_backends
-
     name = request["TableName"]
     try:
         backend = dynamodb_backends[account_id][region]

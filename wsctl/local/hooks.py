@@ -235,21 +235,21 @@ def moto_dynamodb(region: str, operation: str, body: bytes) -> tuple[int, dict[s
 
     from wsctl.local import dynamo_direct
 
-    request = AWSPreparedRequest(
-        "POST",
-        f"https://dynamodb.{region}.amazonaws.com/",
-        {
-            "X-Amz-Target": f"DynamoDB_20120810.{operation}",
-            "Content-Type": "application/x-amz-json-1.0",
-        },
-        body,
-        False,
-    )
     account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
     with moto_lock:
         direct = dynamo_direct.respond(account, region, operation, body)
         if direct is not None:
             return direct
+        request = AWSPreparedRequest(
+            "POST",
+            f"https://dynamodb.{region}.amazonaws.com/",
+            {
+                "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+                "Content-Type": "application/x-amz-json-1.0",
+            },
+            body,
+            False,
+        )
         response = botocore_stubber(event_name=f"before-send.dynamodb.{operation}", request=request)
     return (
         response.status_code,

@@ -150,17 +150,24 @@ class FunctionHost:
         self, function: FunctionSpec, client_context: Mapping[str, Any] | None = None
     ) -> LambdaContext:
         """A fresh context: Lambda's request id is a UUID of its own, not API Gateway's."""
+        fields = self.context_fields(function, str(uuid.uuid4()), self._log_stream)
+        return LambdaContext(**fields, client_context=ClientContext.from_json(client_context))
+
+    def context_fields(
+        self, function: FunctionSpec, aws_request_id: str, log_stream: str
+    ) -> dict[str, Any]:
+        """What Lambda's context holds for one invocation of ``function``, but its
+        ClientContext."""
         name = naming.function_name(self.spec, function.name)
-        return LambdaContext(
-            function_name=name,
-            memory_limit_in_mb=str(function.memory),
-            invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",
-            aws_request_id=str(uuid.uuid4()),
-            log_group_name=naming.log_group_name(self.spec, function.name),
-            log_stream_name=self._log_stream,
-            deadline=time.monotonic() + function.timeout,
-            client_context=ClientContext.from_json(client_context),
-        )
+        return {
+            "function_name": name,
+            "memory_limit_in_mb": str(function.memory),
+            "invoked_function_arn": f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",
+            "aws_request_id": aws_request_id,
+            "log_group_name": naming.log_group_name(self.spec, function.name),
+            "log_stream_name": log_stream,
+            "deadline": time.monotonic() + function.timeout,
+        }
 
     async def invoke(
         self,

@@ -45,7 +45,7 @@ from wsctl.local import fastscan, hooks, observe, permissions
 from wsctl.local.connections import ManagementError, now_ms
 from wsctl.local.forkserver import ForkServer, ZygoteGone
 from wsctl.local.invoke import parse_ref
-from wsctl.local.runtime import ACCOUNT_ID, FunctionFailed, FunctionHost, _invocation
+from wsctl.local.runtime import FunctionFailed, FunctionHost, _invocation
 
 # Per function: concurrent invocations beyond it wait for a sandbox. More sandboxes than cores
 # only add contention (measured on 2 cores: 4 and 8 deliver alike, 16 less).
@@ -446,16 +446,8 @@ class SandboxHost(FunctionHost):
                 sandbox = await self._acquire(function)
             except SandboxDied as died:  # it exited while importing the handler's module
                 raise self._exited(function, aws_request_id, died.exitcode, logs) from None
-            fields = {
-                "function_name": name,
-                "memory_limit_in_mb": str(function.memory),
-                "invoked_function_arn": _function_arn(self.region, name),
-                "aws_request_id": aws_request_id,
-                "log_group_name": naming.log_group_name(self.spec, function.name),
-                "log_stream_name": sandbox.log_stream,
-                "deadline": time.monotonic() + function.timeout,
-                "client_context": dict(client_context) if client_context else None,
-            }
+            fields = self.context_fields(function, aws_request_id, sandbox.log_stream)
+            fields["client_context"] = dict(client_context) if client_context else None
             try:
                 ok, value, lines = await asyncio.wait_for(
                     sandbox.run(event, fields), timeout=function.timeout
@@ -662,7 +654,3 @@ def _endpoint(service: str, url: str) -> str | None:
         if marker in url:
             return url.split(marker, 1)[0]
     return None
-
-
-def _function_arn(region: str, name: str) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
