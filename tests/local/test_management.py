@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 from websockets.asyncio.client import connect
 
 from tests.local.conftest import events_of, next_json
+from wsctl.local import connections
+from wsctl.local.events import Peer
 from wsctl.local.management import management_target
 
 
@@ -150,3 +152,31 @@ def test_garbage_on_the_port_is_refused_quietly(recorder, capsys):
     assert answer == b"" or answer.startswith(b"HTTP/1.1 4")
     _echo_works(recorder)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_watchers_get_the_changes_they_lack_or_every_live_id_when_far_behind(monkeypatch):
+    """What a sandbox is told of live connections: nothing new, the arrivals and departures
+    since it last heard, or (once those were let go) the whole list."""
+    monkeypatch.setattr(connections, "CHANGES_KEPT", 4)
+    loop = asyncio.new_event_loop()
+    loop.close()  # the log needs no running loop: it is kept on the loop's thread
+    backend = connections.ConnectionsBackend(loop, 1024, 1024)
+
+    def live(connection_id: str) -> connections.LiveConnection:
+        peer = Peer(connection_id, connected_at=0, source_ip="127.0.0.1", user_agent=None)
+        return connections.LiveConnection(peer, websocket=None)  # type: ignore[arg-type]
+
+    assert backend.changes_since(None) == (0, ("full", []))
+    a, b, c = live("a"), live("b"), live("c")
+    backend.add(a)
+    backend.add(b)
+    seen, news = backend.changes_since(0)
+    assert (seen, news) == (2, ("delta", [(True, "a"), (True, "b")]))
+    assert backend.changes_since(seen) == (2, None)
+    backend.remove(a)
+    backend.remove(a)  # already gone: no change
+    assert backend.changes_since(seen) == (3, ("delta", [(False, "a")]))
+    backend.add(c)
+    backend.remove(b)  # five changes: the oldest are let go
+    assert backend.changes_since(seen) == (5, ("delta", [(False, "a"), (True, "c"), (False, "b")]))
+    assert backend.changes_since(0) == (5, ("full", ["c"]))

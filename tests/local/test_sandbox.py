@@ -42,11 +42,16 @@ handler = "handler.bare"
 handler = "handler.c"
 permissions = ["execute-api:ManageConnections", "dynamodb:PutItem", "dynamodb:GetItem"]
 
+[functions.d]
+handler = "handler.d"
+permissions = ["execute-api:ManageConnections"]
+
 [routes]
 "$default" = "a"
 b = "b"
 bare = { function = "bare", respond = true }
 c = { function = "c", respond = true }
+d = { function = "d", respond = true }
 """
 
 HANDLER = """
@@ -183,6 +188,28 @@ def c(event, context):
     return {"statusCode": 200, "body": json.dumps({
         "ok": outcomes.count("ok"), "gone": outcomes.count(410), "conditional": conditional,
         "n": str(item["n"]), "blob": item["blob"].value.hex()})}
+
+
+def d(event, context):
+    # Posts "count" frames (or one of "size" bytes) to "to" ("self": the caller), one after
+    # another, and answers with each post's outcome.
+    from botocore.exceptions import ClientError
+
+    ctx = event["requestContext"]
+    body = json.loads(event["body"])
+    target = ctx["connectionId"] if body["to"] == "self" else body["to"]
+    client = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=f"https://{ctx['domainName']}/{ctx['stage']}")
+    outcomes = []
+    for seq in range(body.get("count", 1)):
+        data = b"x" * body["size"] if "size" in body else json.dumps({"seq": seq}).encode()
+        try:
+            client.post_to_connection(ConnectionId=target, Data=data)
+            outcomes.append(200)
+        except ClientError as exc:
+            outcomes.append(exc.response["Error"]["Code"])
+    answer = {"outcomes": outcomes, "me": ctx["connectionId"]}
+    return {"statusCode": 200, "body": json.dumps(answer)}
 """
 
 
@@ -345,6 +372,44 @@ def test_many_threads_posting_at_once_each_get_their_own_outcome(sandboxed):
         "n": "1.5",
         "blob": "0001",
     }
+
+
+def test_posts_a_sandbox_answers_itself_keep_aws_outcomes_and_order(sandboxed):
+    """After its first post, a sandbox answers posts to connections it knows are live and
+    sends them on without waiting: they still arrive in order and before the route's reply;
+    a connection that closed since gets 410 GoneException, and a payload over the limit 413,
+    as from the emulator."""
+
+    async def scenario():
+        async with connect(sandboxed.url) as first, connect(sandboxed.url) as second:
+            await first.send(json.dumps({"action": "d", "to": "self"}))
+            assert await next_json(first, timeout=20) == {"seq": 0}
+            first_id = (await next_json(first, timeout=20))["me"]
+
+            await second.send(json.dumps({"action": "d", "to": "self", "count": 50}))
+            frames = [await next_json(second, timeout=20) for _ in range(51)]
+            assert frames[:50] == [{"seq": seq} for seq in range(50)]
+            assert frames[50]["outcomes"] == [200] * 50
+
+            await second.send(json.dumps({"action": "d", "to": first_id, "count": 3}))
+            assert [await next_json(first, timeout=20) for _ in range(3)] == [
+                {"seq": 0},
+                {"seq": 1},
+                {"seq": 2},
+            ]
+            assert (await next_json(second, timeout=20))["outcomes"] == [200] * 3
+
+            await first.close()
+            await asyncio.to_thread(eventually, lambda: sandboxed.connection_count() == 1)
+            await second.send(json.dumps({"action": "d", "to": first_id, "count": 2}))
+            gone = await next_json(second, timeout=20)
+            await second.send(json.dumps({"action": "d", "to": "self", "size": 128 * 1024 + 1}))
+            too_large = await next_json(second, timeout=20)
+        return gone, too_large
+
+    gone, too_large = asyncio.run(scenario())
+    assert gone["outcomes"] == ["GoneException"] * 2
+    assert too_large["outcomes"] == ["PayloadTooLargeException"]
 
 
 def _parent(pid: int) -> int:

@@ -27,6 +27,9 @@ GOING_AWAY = (1001, "Going away")
 DELETED = (1000, "Connection Closed Normally")
 # A client that stops reading: its frames pile up in our write buffer until it is dropped.
 NOT_READING = (1008, "Client is not reading: too much data waiting to be sent")
+# Arrivals and departures kept for watchers (``changes_since``); one further behind gets the
+# whole list of live ids instead.
+CHANGES_KEPT = 4096
 
 
 class ManagementError(Exception):
@@ -118,14 +121,43 @@ class ConnectionsBackend:
         # Posts queue here; the loop writes them once per batch, not per post.
         self._outbox: collections.deque[tuple[LiveConnection, bytes, bool]] = collections.deque()
         self._wake_pending = False
+        self._last_data: bytes | None = None
+        self._last_text = False
+        # (arrived?, id) in order; _changes[0] is change number _changes_base.
+        self._changes: list[tuple[bool, str]] = []
+        self._changes_base = 0
+
+    @property
+    def max_payload(self) -> int:
+        return self._max_payload
 
     # Registration happens on the loop, after $connect succeeded and the handshake completed.
     def add(self, connection: LiveConnection) -> None:
         self._live[connection.connection_id] = connection
+        self._changed(True, connection.connection_id)
 
     def remove(self, connection: LiveConnection) -> None:
         if self._live.get(connection.connection_id) is connection:
             del self._live[connection.connection_id]
+            self._changed(False, connection.connection_id)
+
+    def _changed(self, arrived: bool, connection_id: str) -> None:
+        self._changes.append((arrived, connection_id))
+        if len(self._changes) > CHANGES_KEPT:
+            dropped = len(self._changes) // 2
+            del self._changes[:dropped]
+            self._changes_base += dropped
+
+    def changes_since(self, seen: int | None) -> tuple[int, tuple | None]:
+        """For a watcher that knows the live ids as of change number ``seen`` (None: nothing
+        yet): the number it knows them as of now, and what it lacks: None, ("full", ids) or
+        ("delta", [(arrived?, id), ...]). On the loop."""
+        now = self._changes_base + len(self._changes)
+        if seen == now:
+            return now, None
+        if seen is None or seen < self._changes_base:
+            return now, ("full", list(self._live))
+        return now, ("delta", self._changes[seen - self._changes_base :])
 
     def live(self) -> list[LiveConnection]:
         return list(self._live.values())
@@ -145,15 +177,29 @@ class ConnectionsBackend:
             raise PayloadTooLargeError(
                 f"Payload of {len(data)} bytes exceeds the {self._max_payload}-byte limit."
             )
-        connection = self._find(connection_id)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
+        self._queue(self._find(connection_id), data)
+
+    def post_accepted(self, connection_id: str, data: bytes) -> None:
+        """A post its sender already answered 200, knowing the connection live and ``data``
+        within the limit (a sandbox's view): queued, unless the connection closed since. Then
+        the frame is lost, as AWS loses a frame it accepted while the client was leaving."""
+        connection = self._live.get(connection_id)
+        if connection is not None and connection.websocket.protocol.state is State.OPEN:
+            self._queue(connection, data)
+
+    def _queue(self, connection: LiveConnection, data: bytes) -> None:
+        # A broadcast posts the same bytes many times: decided once whether they are text.
+        if data is not self._last_data:
+            try:
+                data.decode("utf-8")
+                self._last_text = True
+            except UnicodeDecodeError:
+                self._last_text = False
+            self._last_data = data
         # Queued, even on the loop: the caller learns the outcome now and its next work
         # overlaps the writes (a sandbox wakes its fan-out threads while frames go out), and
         # a batch of posts of the same data is written by one broadcast() call.
-        self._outbox.append((connection, data, text is not None))
+        self._outbox.append((connection, data, self._last_text))
         if not self._wake_pending:
             self._wake_pending = True
             if self._on_loop():

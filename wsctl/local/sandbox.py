@@ -42,7 +42,7 @@ from rich.markup import escape
 from wsctl import naming
 from wsctl.config import FunctionSpec, ServiceSpec
 from wsctl.local import fastscan, hooks, observe, permissions
-from wsctl.local.connections import ManagementError, now_ms
+from wsctl.local.connections import ConnectionsBackend, ManagementError, now_ms
 from wsctl.local.forkserver import ForkServer, ZygoteGone
 from wsctl.local.invoke import parse_ref
 from wsctl.local.runtime import FunctionFailed, FunctionHost, _invocation
@@ -91,6 +91,10 @@ class Sandbox:
         self.import_error: str | None = None
         self.alive = True
         self.idle_since = 0.0
+        # The connections the sandbox is kept told of, once it posted to them (on the loop):
+        # (its endpoint, their backend), and the backend's change number it knows them as of.
+        self._watching: tuple[str, ConnectionsBackend] | None = None
+        self._seen: int | None = None
 
     def wait_ready(self) -> None:
         """Block until the handler is imported (any thread)."""
@@ -118,10 +122,33 @@ class Sandbox:
             loop.add_reader(self._connection.fileno(), self._readable)
         current = self._current = loop.create_future()
         try:
-            self.send(("invoke", event, fields))
+            self.send(("invoke", event, fields, self.news()))
         except (OSError, ValueError):
             self._died()
         return current
+
+    def watch(self, endpoint: str, backend: ConnectionsBackend) -> None:
+        """From now on, tell the sandbox which connections of ``backend`` are live: it answers
+        a post to one of them itself and sends the frame on without waiting (on the loop)."""
+        if self._watching is None:
+            self._watching = (endpoint, backend)
+
+    def news(self) -> tuple | None:
+        """What the sandbox lacks of the live connections it watches, sent with every message
+        (on the loop). Whatever the handler learns comes through this pipe after the news
+        that came before it, so a connection it hears of is never newer than its view."""
+        if self._watching is None:
+            return None
+        endpoint, backend = self._watching
+        if hooks.backend_for(endpoint) is not backend:  # that gateway stopped
+            self._watching = self._seen = None
+            return ("unwatch", endpoint)
+        self._seen, change = backend.changes_since(self._seen)
+        if change is None:
+            return None
+        if change[0] == "full":
+            return ("full", endpoint, change[1], backend.max_payload)
+        return ("delta", endpoint, change[1])
 
     def _readable(self) -> None:
         try:
@@ -507,21 +534,35 @@ class SandboxHost(FunctionHost):
     # The handler's AWS calls -------------------------------------------------------------------
     def answer(self, sandbox: Sandbox, calls: list[tuple]) -> None:
         """A batch of calls from ``sandbox``: each checked against the function's permissions,
-        then answered; the answers go back in one message. Lambda's Invoke may wait on another
-        function, so it is answered apart; the rest inline."""
+        then answered; the answers go back in one message, with the news of connections.
+        Lambda's Invoke may wait on another function, so it is answered apart; the rest
+        inline. A call without an id is a post the sandbox answered itself."""
         replies = []
+        function = sandbox.function
+        accepting: tuple[str, ConnectionsBackend | None] = ("", None)
         for call_id, kind, *request in calls:
-            if kind == "call" and request[0] == "lambda":
+            if call_id is None:
+                endpoint, connection_id, data = request
+                if accepting[0] != endpoint:
+                    allowed = function.manages_connections
+                    accepting = (endpoint, hooks.backend_for(endpoint) if allowed else None)
+                if accepting[1] is not None:
+                    accepting[1].post_accepted(connection_id, data)
+            elif kind == "call" and request[0] == "lambda":
                 self._calls.submit(self._answer_apart, sandbox, call_id, request)
             else:
-                replies.append((call_id, self._reply(sandbox.function, kind, request)))
+                replies.append((call_id, self._reply(function, kind, request)))
+                if kind == "post" and function.manages_connections:
+                    backend = hooks.backend_for(request[0])
+                    if backend is not None:
+                        sandbox.watch(request[0], backend)
         with contextlib.suppress(OSError, ValueError):  # also lets the next batch leave
-            sandbox.send(("replies", replies, True))
+            sandbox.send(("replies", replies, True, sandbox.news()))
 
     def _answer_apart(self, sandbox: Sandbox, call_id: int, request: list) -> None:
         reply = self._reply(sandbox.function, "call", request)
-        with contextlib.suppress(OSError, ValueError):
-            sandbox.send(("replies", [(call_id, reply)], False))
+        with contextlib.suppress(OSError, ValueError):  # off the loop: no news
+            sandbox.send(("replies", [(call_id, reply)], False, None))
 
     def _reply(self, function: FunctionSpec, kind: str, request: list) -> Any:
         """The answer to one call, in the shape its kind's caller expects; never raises, so a

@@ -7,10 +7,11 @@ Lambda are answered by the emulator process: a ``before-call`` hook sends the op
 parameters over the pipe and hands botocore the emulator's answer (or error) as if it had come
 over HTTP. Any number of handler threads may call at once; one reader thread routes replies.
 
-Messages (pickled by ``multiprocessing.connection``):
-  parent -> sandbox: ("invoke", event, context fields) | ("reply", call id, ok, value)
-  sandbox -> parent: ("ready", import error or None) | ("call", id, service, operation,
-                     params, endpoint) | ("done", ok, result or error payload, log lines)
+Messages (pickled, over a ``multiprocessing.connection`` pipe):
+  parent -> sandbox: ("invoke", event, context fields, news) | ("replies", [(call id,
+                     answer), ...], batch answered?, news), news being of live connections
+  sandbox -> parent: ("ready", import error or None) | ("calls", [(call id or None, kind,
+                     ...), ...]) | ("done", ok, result or error payload, log lines)
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from typing import Any
 SANDBOX_NICENESS = 10
 # How long the next batch waits for the threads the last one answered to call again.
 GATHER_SECONDS = 0.002
+# Posts answered here that may wait for the batch in flight; more block the poster.
+MAX_QUEUED = 4096
 FORWARDED = ("dynamodb", "apigatewaymanagementapi", "lambda")
 
 
@@ -84,16 +87,25 @@ class _Channel:
 
     Calls travel in batches, one batch in flight at a time: a call made while a batch is out
     joins the next one. When a batch is answered, the threads it releases usually call again
-    at once (a fan-out's workers post their next id), so the next batch waits for them, up to
-    ``GATHER_SECONDS``: 64 workers then cost one pipe message per round trip, not two or more.
-    A lone call (nothing just answered) leaves at once. The emulator acknowledges a batch when
-    it has answered its quick calls; a Lambda Invoke, which may take long, is answered on its
-    own and never holds up the next batch.
+    at once, so the next batch waits for them, up to ``GATHER_SECONDS``: many threads then
+    cost one pipe message per round trip, not two or more. A lone call (nothing just
+    answered) leaves at once. The emulator acknowledges a batch when it has answered its
+    quick calls; a Lambda Invoke, which may take long, is answered on its own and never holds
+    up the next batch.
+
+    A post to a connection the emulator told us is live is answered here (200, as AWS
+    answers once it accepted the frame) and travels in the next batch without waiting for
+    its answer: a fan-out's threads never block on the pipe. Every message from the emulator
+    brings the news of connections since its last (``views``), so any id the handler got
+    through the pipe is in its view if it was live then; an id not in it takes the round
+    trip, whose answer is the emulator's own.
     """
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
         self.invocations: queue.Queue[tuple | None] = queue.Queue()
+        # Live connection ids and the payload limit of each endpoint the emulator tells of.
+        self.views: dict[str, tuple[set[str], int]] = {}
         self._send_lock = threading.Lock()
         self._changed = threading.Condition(threading.Lock())
         self._queued: list[tuple] = []
@@ -120,15 +132,24 @@ class _Channel:
         waiting.acquire()
         box = [waiting]
         self._calls[call_id] = box
+        self._enqueue((call_id, *request))
+        waiting.acquire()  # released by the reader once the answer is in the box
+        return box[1]
+
+    def post_unanswered(self, endpoint: str, connection_id: str, data: bytes) -> None:
+        """Queue a post the caller already answered; blocks only while too many are queued."""
+        self._enqueue((None, "post", endpoint, connection_id, data))
+
+    def _enqueue(self, entry: tuple) -> None:
         with self._changed:
-            self._queued.append((call_id, *request))
+            while len(self._queued) >= MAX_QUEUED:
+                self._changed.wait()
+            self._queued.append(entry)
             if self._returning:
                 self._returning -= 1
                 if not self._returning:
                     self._changed.notify_all()
         self._send_next()
-        waiting.acquire()  # released by the reader once the answer is in the box
-        return box[1]
 
     def _send_next(self) -> None:
         """Send what is queued, unless a batch is out or another thread is gathering one."""
@@ -142,17 +163,54 @@ class _Channel:
             self._gathering = False
             self._batch_out = True
             self._returning = 0
-            batch, self._queued = self._queued, []
-        self.send(("calls", batch))
+        self._send_queued()
+
+    def _send_queued(self) -> None:
+        # Taken and sent under the send lock: batches leave in the order they were taken.
+        with self._send_lock:
+            with self._changed:
+                batch, self._queued = self._queued, []
+                if not batch:  # finish() sent it while this thread gathered
+                    self._batch_out = False
+                self._changed.notify_all()  # room for posts waiting on MAX_QUEUED
+            if batch:
+                self.connection.send_bytes(pickle.dumps(("calls", batch), pickle.HIGHEST_PROTOCOL))
+
+    def finish(self, message: tuple) -> None:
+        """Send the invocation's last ``message`` after every post it queued."""
+        with self._changed:
+            if self._queued:
+                self._batch_out = True
+        self._send_queued()
+        self.send(message)
+
+    def _hear(self, news: tuple | None) -> None:
+        if news is None:
+            return
+        kind, endpoint, *rest = news
+        if kind == "full":
+            ids, max_payload = rest
+            self.views[endpoint] = (set(ids), max_payload)
+        elif kind == "delta" and endpoint in self.views:
+            live = self.views[endpoint][0]
+            for arrived, connection_id in rest[0]:
+                if arrived:
+                    live.add(connection_id)
+                else:
+                    live.discard(connection_id)
+        else:  # "unwatch": that gateway is gone
+            self.views.pop(endpoint, None)
 
     def read_forever(self) -> None:
         try:
             while True:
                 message = self.connection.recv()
                 if message[0] != "replies":
-                    self.invocations.put(message)
+                    self._hear(message[-1])
+                    self.invocations.put(message[:-1])
                     continue
-                _, answers, batch_answered = message
+                _, answers, batch_answered, news = message
+                self._hear(news)
                 with self._changed:
                     if batch_answered:
                         self._batch_out = False
@@ -268,6 +326,16 @@ def _install_forwarding(channel: _Channel) -> None:
                 return original(self, *args, **kwargs)
             payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
             endpoint = self.meta.endpoint_url
+            view = channel.views.get(endpoint)
+            if view is not None and connection_id in view[0] and len(payload) <= view[1]:
+                channel.post_unanswered(endpoint, connection_id, payload)
+                return {
+                    "ResponseMetadata": {
+                        "HTTPStatusCode": 200,
+                        "HTTPHeaders": {},
+                        "RetryAttempts": 0,
+                    }
+                }
             status, error = channel.call(("post", endpoint, connection_id, payload))
             metadata = {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
             if error is None:
@@ -350,7 +418,7 @@ def main(connection: Any, code_dir: str, handler_name: str, env: dict[str, str])
         sys.stdout.flush()
         sys.stderr.flush()
         try:
-            channel.send(("done", *outcome, list(lines)))
+            channel.finish(("done", *outcome, list(lines)))
         except Exception as exc:  # a result pickle cannot carry
             marshal_error = {
                 "errorMessage": f"Unable to marshal response: {exc}",
