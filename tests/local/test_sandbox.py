@@ -208,7 +208,13 @@ def d(event, context):
             outcomes.append(200)
         except ClientError as exc:
             outcomes.append(exc.response["Error"]["Code"])
-    answer = {"outcomes": outcomes, "me": ctx["connectionId"]}
+    released = None
+    if "hold" in body:  # until the test saw the frames: they must not wait for the return
+        deadline = time.monotonic() + 20
+        while not Path(body["hold"]).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        released = Path(body["hold"]).exists()
+    answer = {"outcomes": outcomes, "me": ctx["connectionId"], "released": released}
     return {"statusCode": 200, "body": json.dumps(answer)}
 """
 
@@ -410,6 +416,25 @@ def test_posts_a_sandbox_answers_itself_keep_aws_outcomes_and_order(sandboxed):
     gone, too_large = asyncio.run(scenario())
     assert gone["outcomes"] == ["GoneException"] * 2
     assert too_large["outcomes"] == ["PayloadTooLargeException"]
+
+
+def test_frames_a_sandbox_answered_leave_while_the_handler_still_runs(sandboxed, tmp_path):
+    """Posts answered in the sandbox are sent on at once, not when the handler returns: the
+    handler waits until the client has its frames."""
+    release = tmp_path / "release"
+
+    async def scenario():
+        async with connect(sandboxed.url) as ws:
+            hold = {"action": "d", "to": "self", "count": 3, "hold": str(release)}
+            await ws.send(json.dumps(hold))
+            frames = [await next_json(ws, timeout=20) for _ in range(3)]
+            release.touch()
+            return frames, await next_json(ws, timeout=30)
+
+    frames, answer = asyncio.run(scenario())
+    assert frames == [{"seq": 0}, {"seq": 1}, {"seq": 2}]
+    assert answer["outcomes"] == [200] * 3
+    assert answer["released"] is True
 
 
 def _parent(pid: int) -> int:

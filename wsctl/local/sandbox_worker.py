@@ -16,12 +16,12 @@ Messages (pickled, over a ``multiprocessing.connection`` pipe):
 
 from __future__ import annotations
 
+import collections
 import io
 import itertools
 import logging
 import os
 import pickle
-import queue
 import sys
 import threading
 import time
@@ -82,6 +82,18 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+class _Waiter:
+    """A thread waiting for something the pipe brings: woken once it may have come, or to
+    read the pipe itself."""
+
+    __slots__ = ("ready", "wake")
+
+    def __init__(self, ready: Callable[[], bool]) -> None:
+        self.ready = ready
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+
 class _Channel:
     """The pipe to the emulator, shared by any number of handler threads.
 
@@ -99,11 +111,17 @@ class _Channel:
     brings the news of connections since its last (``views``), so any id the handler got
     through the pipe is in its view if it was live then; an id not in it takes the round
     trip, whose answer is the emulator's own.
+
+    Whoever waits for something from the pipe (its answer, the next invocation, room in a
+    full batch) reads it, unless another thread already does; the reader hands over to
+    another waiter when it has what it waited for. A handler calling from one thread thus
+    reads its own answers, with no thread switch (three per call with a reader thread: most
+    of what a call cost a sandbox). Only a batch of posts alone has nobody waiting for its
+    answer: ``read_for_posts`` reads it.
     """
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
-        self.invocations: queue.Queue[tuple | None] = queue.Queue()
         # Live connection ids and the payload limit of each endpoint the emulator tells of.
         self.views: dict[str, tuple[set[str], int]] = {}
         self._send_lock = threading.Lock()
@@ -114,6 +132,11 @@ class _Channel:
         self._returning = 0  # threads just answered that have not called again
         self._calls: dict[int, list] = {}
         self._ids = itertools.count(1)
+        self._invocations: collections.deque[tuple] = collections.deque()
+        self._reading = False
+        self._waiters: list[_Waiter] = []
+        self._closed = False
+        self._posts_out = threading.Event()  # a batch of posts only is out (read_for_posts)
 
     def send(self, message: tuple) -> None:
         with self._send_lock:
@@ -121,35 +144,110 @@ class _Channel:
             # for every message (a tenth of what a small message costs).
             self.connection.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
 
-    def new_invocation(self) -> None:
+    def next_invocation(self) -> tuple | None:
+        """The next ("invoke", event, fields); None once the emulator is gone."""
+        self._wait_for(lambda: bool(self._invocations))
         with self._changed:
             self._returning = 0
+            return self._invocations.popleft() if self._invocations else None
 
     def call(self, request: tuple) -> Any:
         """Send ``request`` (kind, ...) to the emulator and wait for its answer."""
         call_id = next(self._ids)
-        waiting = threading.Lock()
-        waiting.acquire()
-        box = [waiting]
+        box: list = []
         self._calls[call_id] = box
         self._enqueue((call_id, *request))
-        waiting.acquire()  # released by the reader once the answer is in the box
-        return box[1]
+        self._wait_for(lambda: bool(box))
+        if not box:
+            raise EOFError("the emulator closed the sandbox's pipe")
+        return box[0]
 
     def post_unanswered(self, endpoint: str, connection_id: str, data: bytes) -> None:
         """Queue a post the caller already answered; blocks only while too many are queued."""
         self._enqueue((None, "post", endpoint, connection_id, data))
 
     def _enqueue(self, entry: tuple) -> None:
-        with self._changed:
-            while len(self._queued) >= MAX_QUEUED:
-                self._changed.wait()
-            self._queued.append(entry)
-            if self._returning:
-                self._returning -= 1
-                if not self._returning:
-                    self._changed.notify_all()
+        while True:
+            with self._changed:
+                if len(self._queued) < MAX_QUEUED:
+                    self._queued.append(entry)
+                    if self._returning:
+                        self._returning -= 1
+                        if not self._returning:
+                            self._changed.notify_all()
+                    break
+            self._wait_for(lambda: len(self._queued) < MAX_QUEUED)
         self._send_next()
+
+    def read_for_posts(self) -> None:
+        """A thread's life: read the answer to each batch of posts nobody waits for (every
+        other answer is read by whoever waits for it), so the next batch leaves at once."""
+        while not self._closed:
+            self._posts_out.wait()
+            self._posts_out.clear()
+            self._wait_for(lambda: not self._batch_out)
+
+    def _wait_for(self, ready: Callable[[], bool]) -> None:
+        """Until ``ready()`` (checked under the lock) or the pipe closed: read the pipe if
+        nobody does, else sleep until woken."""
+        waiter: _Waiter | None = None
+        while True:
+            with self._changed:
+                if self._closed or ready():
+                    return
+                lead = not self._reading
+                if lead:
+                    self._reading = True
+                else:
+                    waiter = waiter or _Waiter(ready)
+                    self._waiters.append(waiter)
+            if not lead:
+                waiter.wake.acquire()  # type: ignore[union-attr]
+                continue
+            try:
+                message = self.connection.recv()
+            except (EOFError, OSError):
+                message = None
+            self._take(message)
+
+    def _take(self, message: tuple | None) -> None:
+        """What the reader read: answers to their boxes, news to the views, an invocation to
+        its queue; then the waiters it may concern are woken, and one more to read on."""
+        batch_answered = False
+        if message is None:
+            pass
+        elif message[0] == "replies":
+            _, answers, batch_answered, news = message
+            self._hear(news)
+            for call_id, answer in answers:
+                self._calls.pop(call_id).append(answer)
+        else:
+            self._hear(message[-1])
+            self._invocations.append(message[:-1])
+        with self._changed:
+            self._reading = False
+            if message is None:
+                self._closed = True
+            if batch_answered:
+                self._batch_out = False
+                self._returning = len(message[1])  # type: ignore[index]
+            self._wake_ready()
+        if batch_answered:
+            self._send_next()  # calls that came while the batch was out
+
+    def _wake_ready(self) -> None:
+        """Wake the waiters whose wait may be over, and one more to read the pipe (if nobody
+        does). Called with the lock held."""
+        waiting, self._waiters = self._waiters, []
+        reader_woken = self._reading
+        for waiter in waiting:
+            if self._closed or waiter.ready():
+                waiter.wake.release()
+            elif not reader_woken:
+                reader_woken = True
+                waiter.wake.release()
+            else:
+                self._waiters.append(waiter)
 
     def _send_next(self) -> None:
         """Send what is queued, unless a batch is out or another thread is gathering one."""
@@ -172,9 +270,11 @@ class _Channel:
                 batch, self._queued = self._queued, []
                 if not batch:  # finish() sent it while this thread gathered
                     self._batch_out = False
-                self._changed.notify_all()  # room for posts waiting on MAX_QUEUED
+                self._wake_ready()  # room for posts waiting on MAX_QUEUED
             if batch:
                 self.connection.send_bytes(pickle.dumps(("calls", batch), pickle.HIGHEST_PROTOCOL))
+                if all(entry[0] is None for entry in batch):
+                    self._posts_out.set()
 
     def finish(self, message: tuple) -> None:
         """Send the invocation's last ``message`` after every post it queued."""
@@ -200,29 +300,6 @@ class _Channel:
                     live.discard(connection_id)
         else:  # "unwatch": that gateway is gone
             self.views.pop(endpoint, None)
-
-    def read_forever(self) -> None:
-        try:
-            while True:
-                message = self.connection.recv()
-                if message[0] != "replies":
-                    self._hear(message[-1])
-                    self.invocations.put(message[:-1])
-                    continue
-                _, answers, batch_answered, news = message
-                self._hear(news)
-                with self._changed:
-                    if batch_answered:
-                        self._batch_out = False
-                        self._returning = len(answers)
-                for call_id, answer in answers:
-                    box = self._calls.pop(call_id)
-                    box.append(answer)
-                    box[0].release()
-                if batch_answered:
-                    self._send_next()  # calls that came while the batch was out
-        except (EOFError, OSError):
-            self.invocations.put(None)
 
 
 class _Lines(io.TextIOBase):
@@ -394,14 +471,12 @@ def main(connection: Any, code_dir: str, handler_name: str, env: dict[str, str])
     except Exception as exc:
         error = "".join(traceback.format_exception_only(exc)).strip()
     channel.send(("ready", error))
-    reader = threading.Thread(target=channel.read_forever, name="wsctl-sandbox", daemon=True)
-    reader.start()
+    threading.Thread(target=channel.read_for_posts, name="wsctl-posts", daemon=True).start()
     while True:
-        message = channel.invocations.get()
+        message = channel.next_invocation()
         if message is None:
             return
         _, event, fields = message
-        channel.new_invocation()
         context = LambdaContext(**fields)
         context.client_context = ClientContext.from_json(fields.get("client_context"))
         lines.clear()
