@@ -46,12 +46,17 @@ permissions = ["execute-api:ManageConnections", "dynamodb:PutItem", "dynamodb:Ge
 handler = "handler.d"
 permissions = ["execute-api:ManageConnections"]
 
+[functions.e]
+handler = "handler.e"
+permissions = ["dynamodb:PutItem", "dynamodb:GetItem"]
+
 [routes]
 "$default" = "a"
 b = "b"
 bare = { function = "bare", respond = true }
 c = { function = "c", respond = true }
 d = { function = "d", respond = true }
+e = { function = "e", respond = true }
 """
 
 HANDLER = """
@@ -216,6 +221,57 @@ def d(event, context):
         released = Path(body["hold"]).exists()
     answer = {"outcomes": outcomes, "me": ctx["connectionId"], "released": released}
     return {"statusCode": 200, "body": json.dumps(answer)}
+
+
+def e(event, context):
+    # Plain item writes, and the same with a parameter that takes botocore's whole path:
+    # what each returns or raises. Then a Table resource, a Stubber and a handler's own hook,
+    # which must each still take effect.
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    table = os.environ["WSCTL_TABLE"]
+    client = boto3.client("dynamodb")
+
+    def outcome(call, **params):
+        try:
+            response = call(**params)
+        except ClientError as exc:
+            meta = exc.response["ResponseMetadata"]
+            return [type(exc).__name__, exc.response["Error"], meta["HTTPStatusCode"]]
+        meta = response.pop("ResponseMetadata")
+        return [response, meta["HTTPStatusCode"], sorted(meta), sorted(meta["HTTPHeaders"])]
+
+    item = {"connectionId": {"S": "plain"}, "n": {"N": "1"}}
+    pairs = {
+        "put": [outcome(client.put_item, TableName=table, Item=item),
+                outcome(client.put_item, TableName=table, Item=item, ReturnValues="NONE")],
+        "denied table": [
+            outcome(client.put_item, TableName="someone-elses", Item=item),
+            outcome(client.put_item, TableName="someone-elses", Item=item, ReturnValues="NONE")],
+        "denied action": [
+            outcome(client.delete_item, TableName=table, Key={"connectionId": {"S": "plain"}}),
+            outcome(client.delete_item, TableName=table, Key={"connectionId": {"S": "plain"}},
+                    ReturnValues="NONE")],
+    }
+    stored = client.get_item(TableName=table, Key={"connectionId": {"S": "plain"}})["Item"]
+
+    resource = outcome(boto3.resource("dynamodb").Table(table).put_item,
+                       Item={"connectionId": {"S": "as-a-map"}})
+    stubbed_item = {"connectionId": {"S": "stubbed"}}
+    with Stubber(client) as stubber:
+        stubber.add_response("put_item", {}, {"TableName": table, "Item": stubbed_item})
+        client.put_item(TableName=table, Item=stubbed_item)
+    hooked = []
+    client.meta.events.register("before-call.dynamodb.PutItem", lambda **_: hooked.append(1))
+    client.put_item(TableName=table, Item={"connectionId": {"S": "hooked"}})
+    written = {
+        key: "Item" in client.get_item(TableName=table, Key={"connectionId": {"S": key}})
+        for key in ("as-a-map", "stubbed", "hooked")
+    }
+    return {"statusCode": 200, "body": json.dumps({
+        "pairs": pairs, "stored": stored, "resource": resource, "written": written,
+        "hooked": len(hooked)})}
 """
 
 
@@ -435,6 +491,25 @@ def test_frames_a_sandbox_answered_leave_while_the_handler_still_runs(sandboxed,
     assert frames == [{"seq": 0}, {"seq": 1}, {"seq": 2}]
     assert answer["outcomes"] == [200] * 3
     assert answer["released"] is True
+
+
+def test_plain_item_writes_answer_as_botocores_path_does(sandboxed):
+    """A client's plain put_item/delete_item (answered without botocore's serializing) return
+    and raise what the same call through botocore's whole path does; a Table resource's
+    write, a Stubber and a handler's own event hook each still take effect."""
+    (answer,) = asyncio.run(_exchange(sandboxed, json.dumps({"action": "e"})))
+    for name, (plain, full) in answer["pairs"].items():
+        assert plain == full, name
+    put, denied_table, denied_action = (answer["pairs"][k][0] for k in answer["pairs"])
+    assert put[0] == {} and put[1] == 200 and "RequestId" in put[2]
+    assert denied_table[0] == denied_action[0] == "ClientError"
+    assert denied_table[1]["Code"] == denied_action[1]["Code"] == "AccessDeniedException"
+    assert "dynamodb:DeleteItem" in denied_action[1]["Message"]
+    assert answer["stored"] == {"connectionId": {"S": "plain"}, "n": {"N": "1"}}
+    # The resource serialized {"S": ...} as a map: a key of the wrong type, refused.
+    assert answer["resource"][1]["Code"] == "ValidationException"
+    assert answer["written"] == {"as-a-map": False, "stubbed": False, "hooked": True}
+    assert answer["hooked"] == 1
 
 
 def _parent(pid: int) -> int:

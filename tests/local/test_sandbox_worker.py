@@ -5,6 +5,10 @@ from __future__ import annotations
 import multiprocessing
 import threading
 
+import boto3
+import pytest
+from botocore.stub import Stubber
+
 from wsctl.local import sandbox_worker
 
 
@@ -67,3 +71,36 @@ def test_a_call_is_answered_while_another_thread_reads_the_pipe():
     assert answers == {"one": "ONE", "two": "TWO"}
     ours.close()
     theirs.close()
+
+
+@pytest.mark.parametrize(
+    ("attributes", "plain"),
+    [
+        ({"id": {"S": "a"}, "n": {"N": "1"}}, True),
+        ({}, False),
+        ({"id": "a"}, False),  # a Python value: a resource's to serialize
+        ({"id": {"S": "a", "N": "1"}}, False),  # two members: botocore refuses it
+        ({"id": {"B": b"a"}}, False),
+        ({"id": {"N": 1}}, False),
+        ({"id": {"M": {"S": {"S": "a"}}}}, False),
+        ({1: {"S": "a"}}, False),
+    ],
+)
+def test_only_string_and_number_values_are_plain(attributes, plain):
+    assert sandbox_worker._plain_attributes(attributes) is plain
+
+
+def test_plain_writes_only_where_no_hook_but_botocores_would_run():
+    session = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    client = session.client("dynamodb")
+    assert sandbox_worker._only_botocore_hooks(client, "PutItem")
+    table_client = session.resource("dynamodb").Table("connections").meta.client
+    assert not sandbox_worker._only_botocore_hooks(table_client, "PutItem")
+    with Stubber(client):
+        assert not sandbox_worker._only_botocore_hooks(client, "PutItem")
+    assert sandbox_worker._only_botocore_hooks(client, "PutItem")  # judged again after
+    client.meta.events.register("after-call.dynamodb.DeleteItem", lambda **_: None)
+    assert sandbox_worker._only_botocore_hooks(client, "PutItem")
+    assert not sandbox_worker._only_botocore_hooks(client, "DeleteItem")
