@@ -688,16 +688,23 @@ def run_zygote(control_fd: int) -> None:
     selector.register(control, selectors.EVENT_READ)
     selector.register(wakeup[0], selectors.EVENT_READ)
     children: set[int] = set()
+
+    def end_all() -> None:  # the emulator is gone: so are its sandboxes
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        for pid in children:
+            os.waitpid(pid, 0)
+
     control.send(pickle.dumps(("ready",)))
-    while True:
-        for key, _ in selector.select():
-            if key.fileobj is control:
+    try:
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is not control:
+                    os.read(wakeup[0], 512)
+                    continue
                 data, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
-                if not data:  # the emulator is gone: so are its sandboxes
-                    for pid in children:
-                        os.kill(pid, signal.SIGKILL)
-                    for pid in children:
-                        os.waitpid(pid, 0)
+                if not data:
+                    end_all()
                     return
                 request = pickle.loads(data)
                 pid = os.fork()
@@ -706,17 +713,17 @@ def run_zygote(control_fd: int) -> None:
                 os.close(fds[0])
                 children.add(pid)
                 control.send(pickle.dumps(("spawned", pid)))
-            else:
-                os.read(wakeup[0], 512)
-        while children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            children.discard(pid)
-            control.send(pickle.dumps(("exited", pid, os.waitstatus_to_exitcode(status))))
+            while children:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                children.discard(pid)
+                control.send(pickle.dumps(("exited", pid, os.waitstatus_to_exitcode(status))))
+    except ConnectionError:  # the emulator exited mid-conversation (a reset, a broken pipe)
+        end_all()
 
 
 def run_from_argv(argv: list[str]) -> None:
