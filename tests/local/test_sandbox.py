@@ -206,6 +206,8 @@ def d(event, context):
     client = boto3.client(
         "apigatewaymanagementapi", endpoint_url=f"https://{ctx['domainName']}/{ctx['stage']}")
     outcomes = []
+    if body.get("delete"):
+        client.delete_connection(ConnectionId=target)
     for seq in range(body.get("count", 1)):
         data = b"x" * body["size"] if "size" in body else json.dumps({"seq": seq}).encode()
         try:
@@ -472,6 +474,21 @@ def test_posts_a_sandbox_answers_itself_keep_aws_outcomes_and_order(sandboxed):
     gone, too_large = asyncio.run(scenario())
     assert gone["outcomes"] == ["GoneException"] * 2
     assert too_large["outcomes"] == ["PayloadTooLargeException"]
+
+
+def test_a_connection_the_gateway_closes_is_gone_at_once_for_a_sandbox(sandboxed):
+    """DeleteConnection, then a post to it from the same sandbox: 410 at once, as on AWS,
+    though the closing handshake is not over."""
+
+    async def scenario():
+        async with connect(sandboxed.url) as first, connect(sandboxed.url) as second:
+            await first.send(json.dumps({"action": "d", "to": "self"}))
+            await next_json(first, timeout=20)
+            first_id = (await next_json(first, timeout=20))["me"]
+            await second.send(json.dumps({"action": "d", "to": first_id, "delete": True}))
+            return await next_json(second, timeout=20)
+
+    assert asyncio.run(scenario())["outcomes"] == ["GoneException"]
 
 
 def test_frames_a_sandbox_answered_leave_while_the_handler_still_runs(sandboxed, tmp_path):

@@ -139,7 +139,8 @@ class ConnectionsBackend:
     def remove(self, connection: LiveConnection) -> None:
         if self._live.get(connection.connection_id) is connection:
             del self._live[connection.connection_id]
-            self._changed(False, connection.connection_id)
+            if connection.closed_by_gateway is None:  # else told when the gateway closed it
+                self._changed(False, connection.connection_id)
 
     def _changed(self, arrived: bool, connection_id: str) -> None:
         self._changes.append((arrived, connection_id))
@@ -156,7 +157,8 @@ class ConnectionsBackend:
         if seen == now:
             return now, None
         if seen is None or seen < self._changes_base:
-            return now, ("full", list(self._live))
+            live = [id_ for id_, one in self._live.items() if one.closed_by_gateway is None]
+            return now, ("full", live)
         return now, ("delta", self._changes[seen - self._changes_base :])
 
     def live(self) -> list[LiveConnection]:
@@ -167,7 +169,11 @@ class ConnectionsBackend:
 
     def _find(self, connection_id: str) -> LiveConnection:
         connection = self._live.get(connection_id)
-        if connection is None or connection.websocket.protocol.state is not State.OPEN:
+        if (
+            connection is None
+            or connection.closed_by_gateway is not None
+            or connection.websocket.protocol.state is not State.OPEN
+        ):
             raise GoneError(f"Connection {connection_id} is gone (or not connected yet).")
         return connection
 
@@ -184,7 +190,9 @@ class ConnectionsBackend:
         within the limit (a sandbox's view): queued, unless the connection closed since. Then
         the frame is lost, as AWS loses a frame it accepted while the client was leaving."""
         connection = self._live.get(connection_id)
-        if connection is not None and connection.websocket.protocol.state is State.OPEN:
+        if connection is None or connection.closed_by_gateway is not None:
+            return
+        if connection.websocket.protocol.state is State.OPEN:
             self._queue(connection, data)
 
     def _queue(self, connection: LiveConnection, data: bytes) -> None:
@@ -246,16 +254,21 @@ class ConnectionsBackend:
 
     def close(self, connection: LiveConnection, why: tuple[int, str]) -> None:
         """Close from the gateway's side; the client receives ``why`` as its close frame."""
-        if connection.closed_by_gateway is None:
-            connection.closed_by_gateway = why
+        self._closing(connection, why)
         self._loop.create_task(connection.websocket.close(*why))
 
     def drop(self, connection: LiveConnection, why: tuple[int, str]) -> None:
         """End the connection now, without a closing handshake (a close frame would wait
         behind the data the client is not reading); ``$disconnect`` reports ``why``."""
+        self._closing(connection, why)
+        connection.websocket.transport.abort()
+
+    def _closing(self, connection: LiveConnection, why: tuple[int, str]) -> None:
+        # Gone from the moment the gateway closes it, as @connections answers 410 then, not
+        # once the closing handshake is over: watchers are told now.
         if connection.closed_by_gateway is None:
             connection.closed_by_gateway = why
-        connection.websocket.transport.abort()
+            self._changed(False, connection.connection_id)
 
     def _on_loop(self) -> bool:
         return self._loop_thread == threading.get_ident()
