@@ -14,6 +14,9 @@ runs it in execution environments (DESIGN.md section 7).
   in batches and are answered here, after checking the function's declared permissions
   (``permissions``): DynamoDB by the embedded moto, posts by the gateway's connections, the
   rest by this process's own boto3 clients (answered by the emulator's hooks).
+- A sandbox that may post is told, with every message it gets after its first post, which
+  connections arrived and left (``Sandbox.news``): it answers posts to live ones itself and
+  sends them without an id, delivered here unless the connection closed meanwhile.
 """
 
 from __future__ import annotations
