@@ -205,22 +205,25 @@ def d(event, context):
     target = ctx["connectionId"] if body["to"] == "self" else body["to"]
     client = boto3.client(
         "apigatewaymanagementapi", endpoint_url=f"https://{ctx['domainName']}/{ctx['stage']}")
-    outcomes = []
-    if body.get("delete"):
-        client.delete_connection(ConnectionId=target)
-    for seq in range(body.get("count", 1)):
+    def post(to, seq):
         data = b"x" * body["size"] if "size" in body else json.dumps({"seq": seq}).encode()
         try:
-            client.post_to_connection(ConnectionId=target, Data=data)
-            outcomes.append(200)
+            client.post_to_connection(ConnectionId=to, Data=data)
+            return 200
         except ClientError as exc:
-            outcomes.append(exc.response["Error"]["Code"])
+            return exc.response["Error"]["Code"]
+
+    if body.get("delete"):
+        client.delete_connection(ConnectionId=target)
+    outcomes = [post(target, seq) for seq in range(body.get("count", 1))]
     released = None
     if "hold" in body:  # until the test saw the frames: they must not wait for the return
         deadline = time.monotonic() + 20
         while not Path(body["hold"]).exists() and time.monotonic() < deadline:
             time.sleep(0.01)
         released = Path(body["hold"]).exists()
+    if "then" in body:  # one more post, after the wait
+        outcomes.append(post(body["then"], len(outcomes)))
     answer = {"outcomes": outcomes, "me": ctx["connectionId"], "released": released}
     return {"statusCode": 200, "body": json.dumps(answer)}
 
@@ -474,6 +477,27 @@ def test_posts_a_sandbox_answers_itself_keep_aws_outcomes_and_order(sandboxed):
     gone, too_large = asyncio.run(scenario())
     assert gone["outcomes"] == ["GoneException"] * 2
     assert too_large["outcomes"] == ["PayloadTooLargeException"]
+
+
+def test_a_post_after_a_quiet_wait_asks_the_emulator(sandboxed, tmp_path):
+    """A handler that waits, then posts to a connection that left meanwhile, gets 410: the
+    sandbox heard nothing from the emulator while it waited, so its view is not trusted."""
+    release = tmp_path / "release"
+
+    async def scenario():
+        async with connect(sandboxed.url) as first, connect(sandboxed.url) as second:
+            await first.send(json.dumps({"action": "d", "to": "self"}))
+            await next_json(first, timeout=20)
+            first_id = (await next_json(first, timeout=20))["me"]
+            wait = {"action": "d", "to": first_id, "hold": str(release), "then": first_id}
+            await second.send(json.dumps(wait))
+            assert await next_json(first, timeout=20) == {"seq": 0}
+            await first.close()
+            await asyncio.to_thread(eventually, lambda: sandboxed.connection_count() == 1)
+            release.touch()
+            return await next_json(second, timeout=30)
+
+    assert asyncio.run(scenario())["outcomes"] == [200, "GoneException"]
 
 
 def test_a_connection_the_gateway_closes_is_gone_at_once_for_a_sandbox(sandboxed):

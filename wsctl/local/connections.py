@@ -126,6 +126,7 @@ class ConnectionsBackend:
         # (arrived?, id) in order; _changes[0] is change number _changes_base.
         self._changes: list[tuple[bool, str]] = []
         self._changes_base = 0
+        self._departure_counters: list[Any] = []
 
     @property
     def max_payload(self) -> int:
@@ -142,7 +143,15 @@ class ConnectionsBackend:
             if connection.closed_by_gateway is None:  # else told when the gateway closed it
                 self._changed(False, connection.connection_id)
 
+    def count_departures(self, counter: Any) -> None:
+        """Bump ``counter`` (anything with ``bump()``) whenever a connection leaves."""
+        if counter not in self._departure_counters:
+            self._departure_counters.append(counter)
+
     def _changed(self, arrived: bool, connection_id: str) -> None:
+        if not arrived:
+            for counter in self._departure_counters:
+                counter.bump()
         self._changes.append((arrived, connection_id))
         if len(self._changes) > CHANGES_KEPT:
             dropped = len(self._changes) // 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import mmap
 import os
 import pickle
 import signal
@@ -35,6 +36,36 @@ _BOOT = (
     "spec.loader.exec_module(worker); "
     "worker.run_from_argv(sys.argv[2:])"
 )
+
+
+class SharedCounter:
+    """A count in memory the emulator shares with every sandbox it is given to (``spawn``):
+    the emulator's event loop bumps it, sandboxes read it, with no message between them."""
+
+    def __init__(self) -> None:
+        if hasattr(os, "memfd_create"):
+            self.fd = os.memfd_create("wsctl-counter")
+        else:  # no memfd (macOS): an unlinked temporary file does the same
+            import tempfile
+
+            with tempfile.NamedTemporaryFile(delete=False) as backing:
+                self.fd = os.dup(backing.fileno())
+            os.unlink(backing.name)
+        os.ftruncate(self.fd, 8)
+        self._memory = mmap.mmap(self.fd, 8)
+
+    @property
+    def value(self) -> int:
+        return int.from_bytes(self._memory[:8], "little")
+
+    def bump(self) -> None:
+        """One more (a single writer: the event loop)."""
+        self._memory[:8] = (self.value + 1).to_bytes(8, "little")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._memory.close()
+            os.close(self.fd)
 
 
 class ZygoteGone(RuntimeError):
@@ -78,15 +109,18 @@ class ForkServer:
         parent.settimeout(None)
         threading.Thread(target=self._read, name="wsctl-zygote", daemon=True).start()
 
-    def spawn(self, code_dir: str, handler: str, env: dict[str, str]) -> tuple[int, Connection]:
-        """Fork a sandbox for ``handler``; its pid and the emulator's end of its pipe."""
+    def spawn(
+        self, code_dir: str, handler: str, env: dict[str, str], shared: SharedCounter
+    ) -> tuple[int, Connection]:
+        """Fork a sandbox for ``handler``, which maps ``shared``; its pid and the emulator's
+        end of its pipe."""
         ours, theirs = socket.socketpair()
         spawned: concurrent.futures.Future[int] = concurrent.futures.Future()
         request = pickle.dumps(("spawn", code_dir, handler, env))
         try:
             with self._send_lock:  # requests and their answers in the same order
                 self._spawning.append(spawned)
-                socket.send_fds(self._control, [request], [theirs.fileno()])
+                socket.send_fds(self._control, [request], [theirs.fileno(), shared.fd])
         except OSError as error:
             ours.close()
             raise ZygoteGone("the sandbox zygote is gone") from error

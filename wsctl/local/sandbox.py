@@ -46,7 +46,7 @@ from wsctl import naming
 from wsctl.config import FunctionSpec, ServiceSpec
 from wsctl.local import fastscan, hooks, observe, permissions
 from wsctl.local.connections import ConnectionsBackend, ManagementError, now_ms
-from wsctl.local.forkserver import ForkServer, ZygoteGone
+from wsctl.local.forkserver import ForkServer, SharedCounter, ZygoteGone
 from wsctl.local.invoke import parse_ref
 from wsctl.local.runtime import FunctionFailed, FunctionHost, _invocation
 
@@ -86,7 +86,10 @@ class Sandbox:
         self.generation = generation
         self.log_stream = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
         self.pid, self._connection = host.zygote.spawn(
-            str(host.code_dir), function.handler, host.environment_for(function, self)
+            str(host.code_dir),
+            function.handler,
+            host.environment_for(function, self),
+            host.departures,
         )
         self._send_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,23 +138,27 @@ class Sandbox:
         a post to one of them itself and sends the frame on without waiting (on the loop)."""
         if self._watching is None:
             self._watching = (endpoint, backend)
+            backend.count_departures(self.host.departures)
 
     def news(self) -> tuple | None:
         """What the sandbox lacks of the live connections it watches, sent with every message
-        (on the loop). Whatever the handler learns comes through this pipe after the news
-        that came before it, so a connection it hears of is never newer than its view."""
+        (on the loop), with the count of departures as of now: the sandbox trusts its view
+        while that count (in memory it shares) has not moved. Whatever the handler learns
+        comes through this pipe after the news before it, so a connection it hears of is
+        never newer than its view."""
         if self._watching is None:
             return None
         endpoint, backend = self._watching
+        departures = self.host.departures.value
         if hooks.backend_for(endpoint) is not backend:  # that gateway stopped
             self._watching = self._seen = None
-            return ("unwatch", endpoint)
+            return departures, ("unwatch", endpoint)
         self._seen, change = backend.changes_since(self._seen)
         if change is None:
-            return None
+            return departures, None
         if change[0] == "full":
-            return ("full", endpoint, change[1], backend.max_payload)
-        return ("delta", endpoint, change[1])
+            return departures, ("full", endpoint, change[1], backend.max_payload)
+        return departures, ("delta", endpoint, change[1])
 
     def _readable(self) -> None:
         try:
@@ -257,6 +264,8 @@ class SandboxHost(FunctionHost):
         self._fast_scan = fastscan.make_scan_hook(hooks.moto_lock, lambda: True)
         self._zygote: ForkServer | None = None
         self._zygote_lock = threading.Lock()
+        # Connections gone from any gateway a sandbox watches, counted where sandboxes read it.
+        self.departures = SharedCounter()
 
     @property
     def zygote(self) -> ForkServer:
@@ -330,6 +339,7 @@ class SandboxHost(FunctionHost):
         self._retire_all()
         if self._zygote is not None:
             self._zygote.close()
+        self.departures.close()
         self._calls.shutdown(wait=False, cancel_futures=True)
         super().shutdown(grace=0)
 

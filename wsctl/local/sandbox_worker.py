@@ -111,7 +111,9 @@ class _Channel:
     its answer: a fan-out's threads never block on the pipe. Every message from the emulator
     brings the news of connections since its last (``views``), so any id the handler got
     through the pipe is in its view if it was live then; an id not in it takes the round
-    trip, whose answer is the emulator's own.
+    trip, whose answer is the emulator's own. A connection that leaves bumps a count in
+    memory shared with the emulator, so from that moment on posts take the round trip until
+    its news has come: none is answered 200 for a connection already gone.
 
     Whoever waits for something from the pipe (its answer, the next invocation, room in a
     full batch) reads it, unless another thread already does; the reader hands over to
@@ -121,8 +123,12 @@ class _Channel:
     answer: ``read_for_posts`` reads it.
     """
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, departures: Any = None) -> None:
         self.connection = connection
+        # The emulator's count of connections gone (shared memory), and its value when the
+        # news we last heard was written: the view is current while the two are equal.
+        self._departures = departures
+        self._departures_heard = -1
         # Live connection ids and the payload limit of each endpoint the emulator tells of.
         self.views: dict[str, tuple[set[str], int]] = {}
         self._send_lock = threading.Lock()
@@ -285,10 +291,28 @@ class _Channel:
         self._send_queued()
         self.send(message)
 
+    def may_answer_post(self, endpoint: str, connection_id: str, size: int) -> bool:
+        """Whether a post of ``size`` bytes to ``connection_id`` may be answered here: the
+        connection was live when the emulator last told us, no connection has left since
+        (else the round trip brings the news), and the payload is within the limit."""
+        view = self.views.get(endpoint)
+        if view is None or self._departures is None:
+            return False
+        if int.from_bytes(self._departures[:8], "little") != self._departures_heard:
+            return False
+        return connection_id in view[0] and size <= view[1]
+
     def _hear(self, news: tuple | None) -> None:
+        """(departures, change or None): the change applied first, then the count it is
+        current as of, so no thread trusts a view the change has not reached yet."""
         if news is None:
             return
-        kind, endpoint, *rest = news
+        departures, change = news
+        if change is not None:
+            self._apply(*change)
+        self._departures_heard = departures
+
+    def _apply(self, kind: str, endpoint: str, *rest: Any) -> None:
         if kind == "full":
             ids, max_payload = rest
             self.views[endpoint] = (set(ids), max_payload)
@@ -409,8 +433,7 @@ def _install_forwarding(channel: _Channel) -> None:
                 return original(self, *args, **kwargs)
             payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
             endpoint = self.meta.endpoint_url
-            view = channel.views.get(endpoint)
-            if view is not None and connection_id in view[0] and len(payload) <= view[1]:
+            if channel.may_answer_post(endpoint, connection_id, len(payload)):
                 channel.post_unanswered(endpoint, connection_id, payload)
                 return {
                     "ResponseMetadata": {
@@ -541,13 +564,16 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def main(connection: Any, code_dir: str, handler_name: str, env: dict[str, str]) -> None:
-    """The sandbox's life: set up, import the handler, then run invocations one at a time."""
+def main(
+    connection: Any, code_dir: str, handler_name: str, env: dict[str, str], departures: Any
+) -> None:
+    """The sandbox's life: set up, import the handler, then run invocations one at a time.
+    ``departures``: the emulator's count of connections gone, in memory shared with it."""
     os.environ.clear()
     os.environ.update(env)
     os.chdir(code_dir)
     sys.path.insert(0, code_dir)
-    channel = _Channel(connection)
+    channel = _Channel(connection, departures)
     _install_forwarding(channel)
     lines: list[str] = []
     sys.stdout = _Lines(lines.append)  # type: ignore[assignment]
@@ -635,8 +661,10 @@ def _preload() -> None:
     botocore.session.create_loader = shared_loader  # type: ignore[assignment]
 
 
-def _become_sandbox(control: Any, wakeup: tuple[int, int], request: tuple, fd: int) -> None:
-    """In a child just forked from the zygote: drop the zygote's plumbing, run the sandbox."""
+def _become_sandbox(control: Any, wakeup: tuple[int, int], request: tuple, fds: list[int]) -> None:
+    """In a child just forked from the zygote: drop the zygote's plumbing, run the sandbox
+    (``fds``: its pipe, and the emulator's count of departed connections to map)."""
+    import mmap
     import signal
     from multiprocessing.connection import Connection
 
@@ -646,9 +674,12 @@ def _become_sandbox(control: Any, wakeup: tuple[int, int], request: tuple, fd: i
     for end in wakeup:
         os.close(end)
     _, code_dir, handler_name, env = request
+    pipe, shared = fds
+    departures = mmap.mmap(shared, 8)
+    os.close(shared)
     code = 0
     try:
-        main(Connection(fd), code_dir, handler_name, env)
+        main(Connection(pipe), code_dir, handler_name, env, departures)
     except SystemExit as exit_:  # sys.exit() in a handler ends the sandbox with its status
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except BaseException:
@@ -702,15 +733,16 @@ def run_zygote(control_fd: int) -> None:
                 if key.fileobj is not control:
                     os.read(wakeup[0], 512)
                     continue
-                data, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
+                data, fds, _, _ = socket.recv_fds(control, 1 << 20, 2)
                 if not data:
                     end_all()
                     return
                 request = pickle.loads(data)
                 pid = os.fork()
                 if pid == 0:
-                    _become_sandbox(control, wakeup, request, fds[0])
-                os.close(fds[0])
+                    _become_sandbox(control, wakeup, request, fds)
+                for fd in fds:
+                    os.close(fd)
                 children.add(pid)
                 control.send(pickle.dumps(("spawned", pid)))
             while children:
