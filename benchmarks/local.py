@@ -5,8 +5,9 @@
 For each N, N clients connect to each server; one of them broadcasts M messages, one at a
 time and then with 20 in flight. Every client records when each broadcast arrives: delivery
 latency (p50/p99), deliveries per second and completeness; each phase runs ``--repeat``
-times and the table shows each figure's median (completeness: the worst run), because this
-machine's noise moves a single run's p99 by a third. The plain server fans out
+times, its rounds alternating between the two servers so that both see the same moments of
+this noisy machine (its speed drifts by half over minutes), and the table shows each
+figure's median (completeness: the worst run). The plain server fans out
 directly with ``websockets.broadcast`` (no Lambda semantics, no DynamoDB): this machine's
 practical limit. The emulator runs the bundled service unchanged (scan, then one
 PostToConnection per connection from a thread pool). Also: each server's connection rate
@@ -293,32 +294,43 @@ def median_row(rounds: list[Round]) -> dict[str, float]:
 async def measure(
     servers: dict[str, ServerProcess], sizes: list[int], broadcasts: int, repeat: int
 ) -> dict[str, dict]:
-    """Each size on each server in turn, so both see the same moment of a noisy machine."""
+    """Each round on each server in turn (plain, emulator, plain, emulator...), so both see
+    the same moments of a noisy machine; each figure is the median of its ``repeat`` rounds.
+    Each server's last clients stay connected for its broadcasts."""
     results: dict[str, dict] = {
         kind: {"rounds": {}, "rss": {}, "idle rss": {}, "connect rate": {}} for kind in servers
     }
+    for kind, server in servers.items():
+        results[kind]["rss"][0] = server.rss_mb()
     for n in sizes:
-        for kind, server in servers.items():
-            print(f"  N={n}: {kind} server ...", file=sys.stderr, flush=True)
-            result = results[kind]
-            result["rss"][0] = result["rss"].get(0, server.rss_mb())
-            rates = []
-            for attempt in range(repeat):  # the last clients stay for the broadcasts
-                clients = Clients(server.url)
-                rates.append(await clients.open(n))
+        print(f"  N={n} ...", file=sys.stderr, flush=True)
+        clients: dict[str, Clients] = {}
+        rates: dict[str, list[float]] = {kind: [] for kind in servers}
+        for attempt in range(repeat):
+            for kind, server in servers.items():
+                clients[kind] = Clients(server.url)
+                rates[kind].append(await clients[kind].open(n))
                 if attempt < repeat - 1:
-                    await clients.close()
+                    await clients[kind].close()
                     await all_disconnected(kind, server)
-            result["connect rate"][n] = statistics.median(rates)
-            await asyncio.sleep(0.5)
-            result["rss"][n] = server.rss_mb()
-            await asyncio.sleep(IDLE_SETTLE)
-            result["idle rss"][n] = server.rss_mb()
-            in_flight_count = max(IN_FLIGHT, min(3 * broadcasts, 30_000 // n))
-            one = [await clients.run(broadcasts, in_flight=1) for _ in range(repeat)]
-            many = [await clients.run(in_flight_count, in_flight=IN_FLIGHT) for _ in range(repeat)]
-            result["rounds"][n] = {"1": median_row(one), str(IN_FLIGHT): median_row(many)}
-            await clients.close()
+        await asyncio.sleep(0.5)
+        for kind, server in servers.items():
+            results[kind]["connect rate"][n] = statistics.median(rates[kind])
+            results[kind]["rss"][n] = server.rss_mb()
+        await asyncio.sleep(IDLE_SETTLE)
+        for kind, server in servers.items():
+            results[kind]["idle rss"][n] = server.rss_mb()
+        in_flight_count = max(IN_FLIGHT, min(3 * broadcasts, 30_000 // n))
+        phases = {"1": (broadcasts, 1), str(IN_FLIGHT): (in_flight_count, IN_FLIGHT)}
+        for phase, (count, in_flight) in phases.items():
+            rounds: dict[str, list[Round]] = {kind: [] for kind in servers}
+            for _ in range(repeat):
+                for kind in servers:
+                    rounds[kind].append(await clients[kind].run(count, in_flight=in_flight))
+            for kind in servers:
+                results[kind]["rounds"].setdefault(n, {})[phase] = median_row(rounds[kind])
+        for kind, server in servers.items():
+            await clients[kind].close()
             await all_disconnected(kind, server)
     return results
 
