@@ -144,16 +144,25 @@ def test_a_failure_in_one_branch_lets_the_others_finish_and_down_cleans(
 ):
     """chat's CreateFunction fails while connect's branch runs: `up` raises that error, the
     steps already running finish (connect is created), nothing after the failure starts
-    (no route, no stage), and `down` leaves the account empty."""
+    (no route, no stage), and `down` leaves the account empty.
+
+    The two CreateFunction calls meet: connect's waits until chat's is failing, so the failure
+    happens while connect's step is still running, whatever the order the machine's load
+    starts them in (connect's branch once reached its route first, and chat's failure came
+    after). Chat's error then leaves its step at once, while connect's call still has moto
+    create the function."""
     strict.propagation_seconds = 0
     started_connect = threading.Event()
+    chat_failing = threading.Event()
 
     def fail_chat(model, context, **kwargs):
         params = context.get("strict_params", {})
         if model.name == "CreateFunction":
             if params.get("FunctionName") == "demo-test-connect":
                 started_connect.set()
+                assert chat_failing.wait(timeout=30)
             elif started_connect.wait(timeout=30):
+                chat_failing.set()
                 raise ClientError(
                     {"Error": {"Code": "ServiceException", "Message": "injected"}},
                     model.name,
