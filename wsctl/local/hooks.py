@@ -46,6 +46,7 @@ from wsctl.local import fastscan
 from wsctl.local.answers import answer
 from wsctl.local.connections import ConnectionsBackend, ManagementError
 from wsctl.local.invoke import LambdaError, LocalLambda, parse_ref
+from wsctl.local.sandbox_worker import plain_post, posted
 
 _backends: dict[tuple[str, str], ConnectionsBackend] = {}
 moto_lock = threading.Lock()
@@ -195,26 +196,18 @@ def _direct_post(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def post_to_connection(self: Any, *args: Any, **kwargs: Any) -> Any:
         backend = backend_for(self.meta.endpoint_url) if _backends else None
-        connection_id, data = kwargs.get("ConnectionId"), kwargs.get("Data")
-        plain = (
-            not args
-            and len(kwargs) == 2
-            and isinstance(connection_id, str)
-            and connection_id
-            and isinstance(data, bytes | bytearray | str)
-        )
-        if backend is None or not plain:
+        post = plain_post(args, kwargs)
+        if backend is None or post is None:
             return original(self, *args, **kwargs)
-        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
         try:
-            backend.post(connection_id, payload)
+            backend.post(*post)
         except ManagementError as exc:
             error = {
                 "Error": {"Code": exc.code, "Message": exc.message},
                 "ResponseMetadata": {"HTTPStatusCode": exc.status, "HTTPHeaders": {}},
             }
             raise self.exceptions.from_code(exc.code)(error, "PostToConnection") from None
-        return {"ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
+        return posted(200)
 
     return post_to_connection
 

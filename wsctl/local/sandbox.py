@@ -557,18 +557,15 @@ class SandboxHost(FunctionHost):
             if call_id is None:
                 endpoint, connection_id, data = request
                 if accepting[0] != endpoint:
-                    allowed = function.manages_connections
-                    accepting = (endpoint, hooks.backend_for(endpoint) if allowed else None)
+                    accepting = (endpoint, _backend(function, endpoint))
                 if accepting[1] is not None:
                     accepting[1].post_accepted(connection_id, data)
             elif kind == "call" and request[0] == "lambda":
                 self._calls.submit(self._answer_apart, sandbox, call_id, request)
             else:
                 replies.append((call_id, self._reply(function, kind, request)))
-                if kind == "post" and function.manages_connections:
-                    backend = hooks.backend_for(request[0])
-                    if backend is not None:
-                        sandbox.watch(request[0], backend)
+                if kind == "post" and (backend := _backend(function, request[0])) is not None:
+                    sandbox.watch(request[0], backend)
         with contextlib.suppress(OSError, ValueError):  # also lets the next batch leave
             sandbox.send(("replies", replies, True, sandbox.news()))
 
@@ -598,7 +595,7 @@ class SandboxHost(FunctionHost):
         self, function: FunctionSpec, endpoint: str, connection_id: str, data: bytes
     ) -> tuple[int, dict | None]:
         """PostToConnection: (status, None) when delivered, else (status, AWS's error)."""
-        backend = hooks.backend_for(endpoint) if function.manages_connections else None
+        backend = _backend(function, endpoint)
         if backend is None:  # denied, or an endpoint not ours: the general path says so
             url = f"{endpoint}/%40connections/{quote(connection_id, safe='')}"
             params = {"ConnectionId": connection_id, "Data": data}
@@ -698,6 +695,11 @@ class SandboxHost(FunctionHost):
                         service, endpoint_url=endpoint, config=_CLIENT_CONFIG
                     )
         return client
+
+
+def _backend(function: FunctionSpec, endpoint: str) -> ConnectionsBackend | None:
+    """The gateway behind ``endpoint`` if it is ours and ``function`` may post to it."""
+    return hooks.backend_for(endpoint) if function.manages_connections else None
 
 
 def _endpoint(service: str, url: str) -> str | None:

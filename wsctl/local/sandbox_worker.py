@@ -5,7 +5,7 @@ It imports only the standard library and botocore/boto3 (never moto or the emula
 the handler can reach is what Lambda gives it. Its AWS calls to DynamoDB, the management API and
 Lambda are answered by the emulator process: a ``before-call`` hook sends the operation and its
 parameters over the pipe and hands botocore the emulator's answer (or error) as if it had come
-over HTTP. Any number of handler threads may call at once; one reader thread routes replies.
+over HTTP. Any number of handler threads may call at once; whichever waits reads the pipe.
 
 Messages (pickled, over a ``multiprocessing.connection`` pipe):
   parent -> sandbox: ("invoke", event, context fields, news) | ("replies", [(call id,
@@ -316,15 +316,15 @@ class _Channel:
         if kind == "full":
             ids, max_payload = rest
             self.views[endpoint] = (set(ids), max_payload)
-        elif kind == "delta" and endpoint in self.views:
+        elif kind == "unwatch":  # that gateway is gone
+            self.views.pop(endpoint, None)
+        else:  # "delta": always after a "full" of the same endpoint
             live = self.views[endpoint][0]
             for arrived, connection_id in rest[0]:
                 if arrived:
                     live.add(connection_id)
                 else:
                     live.discard(connection_id)
-        else:  # "unwatch": that gateway is gone
-            self.views.pop(endpoint, None)
 
 
 class _Lines(io.TextIOBase):
@@ -421,32 +421,18 @@ def _install_forwarding(channel: _Channel) -> None:
     def direct_post(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def post_to_connection(self: Any, *args: Any, **kwargs: Any) -> Any:
-            connection_id, data = kwargs.get("ConnectionId"), kwargs.get("Data")
-            plain = (
-                not args
-                and len(kwargs) == 2
-                and isinstance(connection_id, str)
-                and connection_id
-                and isinstance(data, bytes | bytearray | str)
-            )
-            if not plain:
+            post = plain_post(args, kwargs)
+            if post is None:
                 return original(self, *args, **kwargs)
-            payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+            connection_id, payload = post
             endpoint = self.meta.endpoint_url
             if channel.may_answer_post(endpoint, connection_id, len(payload)):
                 channel.post_unanswered(endpoint, connection_id, payload)
-                return {
-                    "ResponseMetadata": {
-                        "HTTPStatusCode": 200,
-                        "HTTPHeaders": {},
-                        "RetryAttempts": 0,
-                    }
-                }
+                return posted(200)
             status, error = channel.call(("post", endpoint, connection_id, payload))
-            metadata = {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
             if error is None:
-                return {"ResponseMetadata": metadata}
-            response = {**error, "ResponseMetadata": metadata}
+                return posted(status)
+            response = {**error, **posted(status)}
             raise self.exceptions.from_code(error["Error"]["Code"])(response, "PostToConnection")
 
         return post_to_connection
@@ -491,6 +477,23 @@ def _install_forwarding(channel: _Channel) -> None:
         BUILTIN_HANDLERS.append((f"before-call.{service}", forward))
     BUILTIN_HANDLERS.append(("creating-client-class.apigatewaymanagementapi", wrap_post))
     BUILTIN_HANDLERS.append(("creating-client-class.dynamodb", wrap_item_writes))
+
+
+def plain_post(args: tuple, kwargs: dict[str, Any]) -> tuple[str, bytes] | None:
+    """A ``post_to_connection`` call's connection id and payload, when it passes only those, of
+    types botocore takes as they are: a post that may skip botocore (here and in the
+    emulator's own process); else None."""
+    connection_id, data = kwargs.get("ConnectionId"), kwargs.get("Data")
+    if args or len(kwargs) != 2 or not isinstance(connection_id, str) or not connection_id:
+        return None
+    if not isinstance(data, bytes | bytearray | str):
+        return None
+    return connection_id, data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+def posted(status: int) -> dict[str, Any]:
+    """PostToConnection's answer (or an error's metadata) as botocore returns it."""
+    return {"ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}}
 
 
 # A client's plain item writes (every $connect and $disconnect of a connections table) skip
