@@ -48,9 +48,8 @@ class SharedCounter:
         else:  # no memfd (macOS): an unlinked temporary file does the same
             import tempfile
 
-            with tempfile.NamedTemporaryFile(delete=False) as backing:
+            with tempfile.TemporaryFile() as backing:
                 self.fd = os.dup(backing.fileno())
-            os.unlink(backing.name)
         os.ftruncate(self.fd, 8)
         self._memory = mmap.mmap(self.fd, 8)
 
